@@ -1,0 +1,85 @@
+// coordination::client — the etcd v3 KV, lease and cluster API as awaitables, spoken over etcd's
+// JSON gateway (HTTP/1.1, no gRPC).
+//
+// Executor and thread-safety: a client runs on the executor it was built with and is not
+// thread-safe; call it from coroutines on that executor (on a multi-threaded io_context, build it
+// on a strand and call it from that strand). Calls may overlap: each one takes a pooled
+// connection of its own.
+//
+// Every call completes within client_config::request_timeout (retries included) and throws
+// coordination_error on failure. A call is also cancelled by Asio per-operation cancellation
+// (terminal), e.g. `co_await (client.get("k") || timer.async_wait(use_awaitable))` or
+// coordination::with_timeout(); a cancelled call leaves the connection pool in a good state.
+// Keys and values are byte strings: any bytes, including '\0'.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coordination/client_config.hpp"
+#include "coordination/error.hpp"
+#include "coordination/types.hpp"
+
+namespace coordination {
+
+namespace detail {
+struct client_impl;
+}
+
+class client {
+ public:
+  // Throws coordination_error(invalid_argument) for a bad config (see client_config::validate).
+  client(boost::asio::any_io_executor ex, client_config cfg);
+  ~client();
+  client(client&&) noexcept;
+  client& operator=(client&&) noexcept;
+
+  boost::asio::any_io_executor get_executor() const;
+  const client_config& config() const;
+
+  // ---- KV ----
+  boost::asio::awaitable<range_result> range(std::string key, range_options options = {});
+  // The value at `key`, or nullopt when there is none.
+  boost::asio::awaitable<std::optional<key_value>> get(std::string key);
+  // Every key starting with `prefix`, sorted by key.
+  boost::asio::awaitable<range_result> get_prefix(std::string prefix);
+  boost::asio::awaitable<put_result> put(std::string key, std::string value,
+                                         put_options options = {});
+  boost::asio::awaitable<delete_result> del(std::string key, delete_options options = {});
+  boost::asio::awaitable<txn_result> txn(txn_request request);
+  boost::asio::awaitable<compact_result> compact(std::int64_t revision, bool physical = false);
+
+  // ---- Lease ----
+  boost::asio::awaitable<lease_grant_result> lease_grant(std::int64_t ttl_seconds,
+                                                         std::int64_t id = 0);
+  boost::asio::awaitable<lease_revoke_result> lease_revoke(std::int64_t id);
+  // One renewal; throws lease_not_found when the lease is gone.
+  boost::asio::awaitable<lease_keep_alive_result> lease_keep_alive_once(std::int64_t id);
+  // ttl == -1 in the result when the lease does not exist.
+  boost::asio::awaitable<lease_time_to_live_result> lease_time_to_live(std::int64_t id,
+                                                                       bool with_keys = false);
+  boost::asio::awaitable<std::vector<std::int64_t>> lease_leases();
+
+  // ---- Cluster ----
+  // Status of `endpoint` (one of endpoints()), or of the endpoint in use when empty.
+  boost::asio::awaitable<status_result> status(std::string endpoint = {});
+  boost::asio::awaitable<member_list_result> member_list();
+  // Replaces the endpoint list with the members' client URLs; returns the new list.
+  boost::asio::awaitable<std::vector<std::string>> refresh_endpoints();
+
+  std::vector<std::string> endpoints() const;
+  // Closes every connection; calls in flight or made later fail with `cancelled`.
+  void close();
+
+  // For the library's upper layers (sessions, watches, recipes).
+  detail::client_impl& impl() const { return *impl_; }
+
+ private:
+  std::shared_ptr<detail::client_impl> impl_;
+};
+
+}  // namespace coordination

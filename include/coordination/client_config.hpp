@@ -1,0 +1,60 @@
+// Settings of a coordination::client: where etcd is, how to reach it, how long to wait, how to
+// retry. A plain value; validate() names the first field that is wrong.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace spdlog {
+class logger;
+}
+
+namespace coordination {
+
+// Exponential backoff with jitter (a random wait in [interval/2, interval]) between attempts of one call. Reads are retried after
+// any failure; writes only when the request is known not to have reached etcd.
+struct retry_config {
+  int max_retries = 4;
+  std::chrono::milliseconds initial_interval{50};
+  std::chrono::milliseconds max_interval{2000};
+  double multiplier = 2.0;
+};
+
+// For https:// endpoints. Empty ca_file: the system's default trust store.
+struct tls_config {
+  std::string ca_file;
+  std::string cert_file;  // client certificate (mTLS); with key_file
+  std::string key_file;
+  bool verify_server = true;  // check the chain and that the certificate names the host
+};
+
+struct client_config {
+  // http://host:port or https://host:port, in order of preference.
+  std::vector<std::string> endpoints{"http://127.0.0.1:2379"};
+  std::chrono::milliseconds dial_timeout{3000};  // TCP connect + TLS handshake, per attempt
+  // Deadline of one whole call, retries and failovers included.
+  std::chrono::milliseconds request_timeout{10000};
+  std::string username;  // empty: no authentication
+  std::string password;
+  tls_config tls;
+  retry_config retry;
+  std::size_t pool_size = 64;                           // connections per endpoint at most
+  std::size_t max_response_bytes = 64u * 1024 * 1024;   // larger answers fail response_too_large
+  std::size_t max_request_bytes = 1536u * 1024;         // etcd's default --max-request-bytes
+  std::chrono::milliseconds endpoint_cooldown{1000};    // a failed endpoint is skipped this long
+  // Send "Grpc-Metadata-Hasleader: true": a member without a leader refuses at once (then the
+  // call fails over) instead of holding a write ~7 s and failing with an unknown outcome.
+  bool require_leader = true;
+  // Log sink; null means the logger named "coordination" (created on first use).
+  std::shared_ptr<spdlog::logger> logger;
+
+  // Throws coordination_error(invalid_argument) naming the first bad field.
+  void validate() const;
+  // Splits a comma-separated list ("http://a:2379,http://b:2379") into endpoints.
+  static std::vector<std::string> split_endpoints(const std::string& csv);
+};
+
+}  // namespace coordination

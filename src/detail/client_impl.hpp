@@ -1,0 +1,22 @@
+// What a client owns, visible to the library's own upper layers.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include "coordination/client_config.hpp"
+#include "transport/http_transport.hpp"
+
+namespace coordination::detail {
+
+struct client_impl {
+  client_impl(boost::asio::any_io_executor ex, client_config c);
+  boost::asio::any_io_executor executor;
+  client_config config;
+  std::shared_ptr<spdlog::logger> log;
+  transport::http_transport transport;
+};
+
+// Throws invalid_argument naming `field` when `key` is empty.
+void check_key(std::string_view key, const char* field = "key");
+
+}  // namespace coordination::detail

@@ -1,0 +1,444 @@
+#include "detail/codec.hpp"
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "coordination/error.hpp"
+#include "detail/base64.hpp"
+
+namespace coordination::detail {
+
+using json = nlohmann::json;
+
+namespace {
+
+// ---- encoding ------------------------------------------------------------------------------
+
+class writer {
+ public:
+  writer() { out_.reserve(128); out_.push_back('{'); }
+  writer& bytes(std::string_view name, std::string_view value) {
+    field(name);
+    out_.push_back('"');
+    base64_encode_append(value, out_);
+    out_.push_back('"');
+    return *this;
+  }
+  writer& number(std::string_view name, std::int64_t v) {
+    field(name);
+    out_.append(std::to_string(v));
+    return *this;
+  }
+  writer& flag(std::string_view name, bool v) {
+    if (v) {
+      field(name);
+      out_.append("true");
+    }
+    return *this;
+  }
+  writer& raw(std::string_view name, std::string_view json_text) {
+    field(name);
+    out_.append(json_text);
+    return *this;
+  }
+  std::string done() {
+    out_.push_back('}');
+    return std::move(out_);
+  }
+
+ private:
+  void field(std::string_view name) {
+    if (out_.size() > 1) out_.push_back(',');
+    out_.push_back('"');
+    out_.append(name);
+    out_.append("\":");
+  }
+  std::string out_;
+};
+
+std::string end_of(std::string_view key, const std::string& range_end, bool prefix) {
+  return prefix ? prefix_range_end(key) : range_end;
+}
+
+const char* sort_order_name(sort_order o) {
+  switch (o) {
+    case sort_order::ascend: return "\"ASCEND\"";
+    case sort_order::descend: return "\"DESCEND\"";
+    default: return "\"NONE\"";
+  }
+}
+const char* sort_target_name(sort_target t) {
+  switch (t) {
+    case sort_target::version: return "\"VERSION\"";
+    case sort_target::create: return "\"CREATE\"";
+    case sort_target::mod: return "\"MOD\"";
+    case sort_target::value: return "\"VALUE\"";
+    default: return "\"KEY\"";
+  }
+}
+
+std::string put_body(std::string_view key, std::string_view value, const put_options& o) {
+  writer w;
+  w.bytes("key", key);
+  if (!o.ignore_value) w.bytes("value", value);
+  if (o.lease) w.number("lease", o.lease);
+  w.flag("prev_kv", o.prev_kv).flag("ignore_value", o.ignore_value);
+  w.flag("ignore_lease", o.ignore_lease);
+  return w.done();
+}
+
+std::string op_body(const txn_op& op) {
+  writer w;
+  if (auto* r = std::get_if<range_op>(&op)) {
+    w.raw("request_range", encode_range(r->key, r->options));
+  } else if (auto* p = std::get_if<put_op>(&op)) {
+    w.raw("request_put", put_body(p->key, p->value, p->options));
+  } else {
+    auto& d = std::get<delete_op>(op);
+    w.raw("request_delete_range", encode_delete(d.key, d.options));
+  }
+  return w.done();
+}
+
+std::string compare_body(const compare& c) {
+  static constexpr const char* targets[] = {"\"VERSION\"", "\"CREATE\"", "\"MOD\"", "\"VALUE\"",
+                                            "\"LEASE\""};
+  static constexpr const char* results[] = {"\"EQUAL\"", "\"GREATER\"", "\"LESS\"",
+                                            "\"NOT_EQUAL\""};
+  writer w;
+  w.bytes("key", c.key);
+  if (!c.range_end.empty()) w.bytes("range_end", c.range_end);
+  w.raw("target", targets[static_cast<int>(c.target)]);
+  w.raw("result", results[static_cast<int>(c.result)]);
+  switch (c.target) {
+    case compare_target::version: w.number("version", c.number); break;
+    case compare_target::create: w.number("create_revision", c.number); break;
+    case compare_target::mod: w.number("mod_revision", c.number); break;
+    case compare_target::value: w.bytes("value", c.value); break;
+    case compare_target::lease: w.number("lease", c.number); break;
+  }
+  return w.done();
+}
+
+template <class T, class F>
+std::string array_of(const std::vector<T>& items, F&& one) {
+  std::string out = "[";
+  for (auto& item : items) {
+    if (out.size() > 1) out.push_back(',');
+    out.append(one(item));
+  }
+  out.push_back(']');
+  return out;
+}
+
+// ---- decoding ------------------------------------------------------------------------------
+
+[[noreturn]] void bad(const std::string& what) {
+  throw coordination_error(error::protocol_error, "unexpected answer from etcd: " + what);
+}
+
+json parse(std::string_view body) {
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) bad("not JSON: " + std::string(body.substr(0, 120)));
+  if (!j.is_object()) bad("not a JSON object");
+  return j;
+}
+
+const json* member_of(const json& obj, const char* name) {
+  if (!obj.is_object()) bad(std::string("expected an object around '") + name + "'");
+  auto it = obj.find(name);
+  return it == obj.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::int64_t i64(const json& obj, const char* name) {
+  const json* v = member_of(obj, name);
+  if (!v) return 0;
+  if (v->is_number_integer()) return v->get<std::int64_t>();
+  if (v->is_string()) {
+    const auto& s = v->get_ref<const std::string&>();
+    std::int64_t out = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (ec == std::errc() && p == s.data() + s.size()) return out;
+  }
+  bad(std::string("field '") + name + "' is not an integer");
+}
+
+std::uint64_t u64(const json& obj, const char* name) {
+  const json* v = member_of(obj, name);
+  if (!v) return 0;
+  if (v->is_number_unsigned()) return v->get<std::uint64_t>();
+  if (v->is_string()) {
+    const auto& s = v->get_ref<const std::string&>();
+    std::uint64_t out = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (ec == std::errc() && p == s.data() + s.size()) return out;
+  }
+  bad(std::string("field '") + name + "' is not an unsigned integer");
+}
+
+bool boolean(const json& obj, const char* name) {
+  const json* v = member_of(obj, name);
+  if (!v) return false;
+  if (!v->is_boolean()) bad(std::string("field '") + name + "' is not a boolean");
+  return v->get<bool>();
+}
+
+std::string text(const json& obj, const char* name) {
+  const json* v = member_of(obj, name);
+  if (!v) return {};
+  if (!v->is_string()) bad(std::string("field '") + name + "' is not a string");
+  return v->get<std::string>();
+}
+
+std::string bytes(const json& obj, const char* name) {
+  auto s = text(obj, name);
+  auto decoded = base64_decode(s);
+  if (!decoded) bad(std::string("field '") + name + "' is not base64");
+  return std::move(*decoded);
+}
+
+const json& array(const json& obj, const char* name) {
+  static const json empty = json::array();
+  const json* v = member_of(obj, name);
+  if (!v) return empty;
+  if (!v->is_array()) bad(std::string("field '") + name + "' is not an array");
+  return *v;
+}
+
+const json& object(const json& obj, const char* name) {
+  static const json empty = json::object();
+  const json* v = member_of(obj, name);
+  if (!v) return empty;
+  if (!v->is_object()) bad(std::string("field '") + name + "' is not an object");
+  return *v;
+}
+
+response_header header_of(const json& j) {
+  const json& h = object(j, "header");
+  return {u64(h, "cluster_id"), u64(h, "member_id"), i64(h, "revision"), u64(h, "raft_term")};
+}
+
+key_value kv_of(const json& j) {
+  if (!j.is_object()) bad("a kv is not an object");
+  return {bytes(j, "key"),           bytes(j, "value"),   i64(j, "create_revision"),
+          i64(j, "mod_revision"),    i64(j, "version"),   i64(j, "lease")};
+}
+
+range_result range_of(const json& j) {
+  range_result r;
+  r.header = header_of(j);
+  for (auto& kv : array(j, "kvs")) r.kvs.push_back(kv_of(kv));
+  r.more = boolean(j, "more");
+  r.count = i64(j, "count");
+  return r;
+}
+
+put_result put_of(const json& j) {
+  put_result r;
+  r.header = header_of(j);
+  if (const json* p = member_of(j, "prev_kv")) r.prev_kv = kv_of(*p);
+  return r;
+}
+
+delete_result delete_of(const json& j) {
+  delete_result r;
+  r.header = header_of(j);
+  r.deleted = i64(j, "deleted");
+  for (auto& kv : array(j, "prev_kvs")) r.prev_kvs.push_back(kv_of(kv));
+  return r;
+}
+
+template <class F>
+auto guarded(std::string_view body, F&& f) {
+  try {
+    return f(parse(body));
+  } catch (const json::exception& e) {
+    bad(e.what());
+  }
+}
+
+
+// etcd's "every key" is key = range_end = "\0".
+std::string_view key_of(std::string_view key, bool prefix) {
+  static constexpr char zero[1] = {'\0'};
+  return prefix && key.empty() ? std::string_view(zero, 1) : key;
+}
+
+}  // namespace
+
+std::string encode_range(std::string_view key, const range_options& o) {
+  writer w;
+  w.bytes("key", key_of(key, o.prefix));
+  auto end = end_of(key, o.range_end, o.prefix);
+  if (!end.empty()) w.bytes("range_end", end);
+  if (o.limit) w.number("limit", o.limit);
+  if (o.revision) w.number("revision", o.revision);
+  if (o.order != sort_order::none) {
+    w.raw("sort_order", sort_order_name(o.order));
+    w.raw("sort_target", sort_target_name(o.target));
+  }
+  w.flag("serializable", o.serializable).flag("keys_only", o.keys_only);
+  w.flag("count_only", o.count_only);
+  if (o.min_mod_revision) w.number("min_mod_revision", o.min_mod_revision);
+  if (o.max_mod_revision) w.number("max_mod_revision", o.max_mod_revision);
+  if (o.min_create_revision) w.number("min_create_revision", o.min_create_revision);
+  if (o.max_create_revision) w.number("max_create_revision", o.max_create_revision);
+  return w.done();
+}
+
+std::string encode_put(std::string_view key, std::string_view value, const put_options& o) {
+  return put_body(key, value, o);
+}
+
+std::string encode_delete(std::string_view key, const delete_options& o) {
+  writer w;
+  w.bytes("key", key_of(key, o.prefix));
+  auto end = end_of(key, o.range_end, o.prefix);
+  if (!end.empty()) w.bytes("range_end", end);
+  w.flag("prev_kv", o.prev_kv);
+  return w.done();
+}
+
+std::string encode_txn(const txn_request& t) {
+  writer w;
+  w.raw("compare", array_of(t.compares, compare_body));
+  w.raw("success", array_of(t.success, op_body));
+  w.raw("failure", array_of(t.failure, op_body));
+  return w.done();
+}
+
+std::string encode_compact(std::int64_t revision, bool physical) {
+  return writer().number("revision", revision).flag("physical", physical).done();
+}
+
+std::string encode_lease_grant(std::int64_t ttl, std::int64_t id) {
+  writer w;
+  w.number("TTL", ttl);
+  if (id) w.number("ID", id);
+  return w.done();
+}
+
+std::string encode_lease_id(std::int64_t id) { return writer().number("ID", id).done(); }
+
+std::string encode_lease_time_to_live(std::int64_t id, bool keys) {
+  return writer().number("ID", id).flag("keys", keys).done();
+}
+
+range_result decode_range(std::string_view body) {
+  return guarded(body, [](const json& j) { return range_of(j); });
+}
+
+put_result decode_put(std::string_view body) {
+  return guarded(body, [](const json& j) { return put_of(j); });
+}
+
+delete_result decode_delete(std::string_view body) {
+  return guarded(body, [](const json& j) { return delete_of(j); });
+}
+
+txn_result decode_txn(std::string_view body) {
+  return guarded(body, [](const json& j) {
+    txn_result r;
+    r.header = header_of(j);
+    r.succeeded = boolean(j, "succeeded");
+    for (auto& op : array(j, "responses")) {
+      if (const json* x = member_of(op, "response_range"))
+        r.responses.emplace_back(range_of(*x));
+      else if (const json* y = member_of(op, "response_put"))
+        r.responses.emplace_back(put_of(*y));
+      else if (const json* z = member_of(op, "response_delete_range"))
+        r.responses.emplace_back(delete_of(*z));
+      else
+        bad("txn response of an unknown kind");
+    }
+    return r;
+  });
+}
+
+compact_result decode_compact(std::string_view body) {
+  return guarded(body, [](const json& j) { return compact_result{header_of(j)}; });
+}
+
+lease_grant_result decode_lease_grant(std::string_view body) {
+  return guarded(body, [](const json& j) {
+    auto err = text(j, "error");
+    if (!err.empty()) throw coordination_error(error::server_error, err);
+    return lease_grant_result{header_of(j), i64(j, "ID"), i64(j, "TTL")};
+  });
+}
+
+lease_revoke_result decode_lease_revoke(std::string_view body) {
+  return guarded(body, [](const json& j) { return lease_revoke_result{header_of(j)}; });
+}
+
+lease_keep_alive_result decode_lease_keep_alive(std::string_view body) {
+  auto line = body.substr(0, body.find('\n'));
+  return guarded(line, [](const json& j) {
+    if (const json* e = member_of(j, "error")) {
+      std::string message = e->is_object() ? text(*e, "message") : e->dump();
+      throw coordination_error(error::unavailable, "keep-alive: " + message);
+    }
+    const json& r = object(j, "result");
+    lease_keep_alive_result out{header_of(r), i64(r, "ID"), i64(r, "TTL")};
+    if (out.ttl <= 0)
+      throw coordination_error(error::lease_not_found,
+                               "lease " + std::to_string(out.id) + " not found or expired");
+    return out;
+  });
+}
+
+lease_time_to_live_result decode_lease_time_to_live(std::string_view body) {
+  return guarded(body, [](const json& j) {
+    lease_time_to_live_result r{header_of(j), i64(j, "ID"), i64(j, "TTL"), i64(j, "grantedTTL"),
+                                {}};
+    for (auto& k : array(j, "keys")) {
+      if (!k.is_string()) bad("a lease key is not a string");
+      auto decoded = base64_decode(k.get<std::string>());
+      if (!decoded) bad("a lease key is not base64");
+      r.keys.push_back(std::move(*decoded));
+    }
+    return r;
+  });
+}
+
+std::vector<std::int64_t> decode_lease_leases(std::string_view body) {
+  return guarded(body, [](const json& j) {
+    std::vector<std::int64_t> ids;
+    for (auto& l : array(j, "leases")) ids.push_back(i64(l, "ID"));
+    return ids;
+  });
+}
+
+status_result decode_status(std::string_view body) {
+  return guarded(body, [](const json& j) {
+    status_result r;
+    r.header = header_of(j);
+    r.version = text(j, "version");
+    r.db_size = i64(j, "dbSize");
+    r.leader = u64(j, "leader");
+    r.raft_index = u64(j, "raftIndex");
+    r.raft_term = u64(j, "raftTerm");
+    return r;
+  });
+}
+
+member_list_result decode_member_list(std::string_view body) {
+  return guarded(body, [](const json& j) {
+    member_list_result r;
+    r.header = header_of(j);
+    for (auto& m : array(j, "members")) {
+      member out;
+      out.id = u64(m, "ID");
+      out.name = text(m, "name");
+      for (auto& u : array(m, "peerURLs"))
+        if (u.is_string()) out.peer_urls.push_back(u.get<std::string>());
+      for (auto& u : array(m, "clientURLs"))
+        if (u.is_string()) out.client_urls.push_back(u.get<std::string>());
+      out.is_learner = boolean(m, "isLearner");
+      r.members.push_back(std::move(out));
+    }
+    return r;
+  });
+}
+
+}  // namespace coordination::detail

@@ -1,0 +1,75 @@
+// One HTTP/1.1 keep-alive connection to one etcd endpoint, plain TCP or TLS. It sends one request
+// and reads its whole answer; it knows nothing of etcd beyond the headers the gateway wants.
+// Not thread-safe: used by one coroutine at a time (the pool hands it out).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <system_error>
+
+#include "transport/endpoint.hpp"
+
+namespace coordination::transport {
+
+using clock = std::chrono::steady_clock;
+
+struct http_request {
+  std::string_view path;  // "/v3/kv/put"
+  std::string_view body;  // JSON
+  std::string_view authorization;
+  bool require_leader = false;
+};
+
+struct http_response {
+  unsigned status = 0;
+  std::string body;
+};
+
+// Where a failed exchange stopped: before the request left (safe to resend anything), or after
+// (a write may have been applied).
+enum class stage { connect, send, receive };
+
+struct exchange_result {
+  std::error_code ec;  // transport error (asio/beast/ssl), or a coordination::error
+  stage where = stage::receive;
+  http_response response;
+};
+
+class connection {
+ public:
+  connection(boost::asio::any_io_executor ex, const endpoint& ep, boost::asio::ssl::context* tls);
+  ~connection();
+
+  // TCP connect (and TLS handshake) bounded by `deadline`.
+  boost::asio::awaitable<std::error_code> connect(clock::time_point deadline);
+  // Sends `req`, reads the answer (body at most `max_body` bytes), all before `deadline`.
+  boost::asio::awaitable<exchange_result> exchange(const http_request& req,
+                                                   clock::time_point deadline,
+                                                   std::size_t max_body);
+  // False once the server asked to close, an exchange failed, or the peer hung up while idle.
+  bool reusable();
+  void close() noexcept;
+  const endpoint& remote() const { return ep_; }
+
+ private:
+  template <class Stream>
+  boost::asio::awaitable<exchange_result> exchange_on(Stream& s, const http_request& req,
+                                                      std::size_t max_body);
+  boost::beast::tcp_stream& tcp();
+
+  const endpoint& ep_;
+  std::optional<boost::beast::tcp_stream> tcp_;
+  std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_;
+  boost::beast::flat_buffer buffer_;
+  std::string head_;
+  bool keep_alive_ = false;
+};
+
+}  // namespace coordination::transport

@@ -1,0 +1,33 @@
+// Shared pieces of the integration tests: where etcd is, a config for it, unique key prefixes.
+#pragma once
+
+#include <boost/test/unit_test.hpp>
+#include <string>
+#include <vector>
+
+#include "coordination/client.hpp"
+#include "support/etcd_fixture.hpp"
+#include "support/run.hpp"
+
+namespace coordination::test {
+
+// COORD_ENDPOINTS when set; otherwise one etcd member started on first use, stopped at exit.
+std::vector<std::string> shared_endpoints();
+bool using_external_cluster();
+client_config config_for(std::vector<std::string> endpoints);
+// A key prefix no other test (or earlier run) uses: "/coord-test/<pid>-<n>/<name>/".
+std::string unique_prefix(const std::string& name);
+
+// Runs `body` and checks it throws coordination_error with code `code`.
+template <class F>
+void expect_error(F&& body, coordination::error code) {
+  try {
+    body();
+  } catch (const coordination_error& e) {
+    BOOST_TEST(e.code() == code, "got '" << e.what() << "'");
+    return;
+  }
+  BOOST_FAIL("no error thrown");
+}
+
+}  // namespace coordination::test

@@ -1,0 +1,152 @@
+// What a real etcd cannot be made to do: garbage, wrong types, truncation, stalls, huge bodies.
+// A fake gateway on loopback answers every request one way; each call must end with a clear
+// error within its deadline.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "common.hpp"
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace coordination;
+using namespace coordination::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+enum class behaviour { garbage, wrong_types, truncated, stall, html_500, huge, no_leader, hang_up };
+
+class fake_gateway {
+ public:
+  fake_gateway(asio::io_context& io, behaviour b)
+      : acceptor_(io, {asio::ip::make_address("127.0.0.1"), 0}), behaviour_(b) {
+    asio::co_spawn(io, accept_loop(), asio::detached);
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+  }
+  int requests = 0;
+  void stop() { acceptor_.close(); }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, sock] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      asio::co_spawn(acceptor_.get_executor(), serve(std::move(sock)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> serve(tcp::socket sock) {
+    auto s = std::make_shared<tcp::socket>(std::move(sock));
+    asio::streambuf buf;
+    for (;;) {
+      auto [ec, n] = co_await asio::async_read_until(*s, buf, "\r\n\r\n",
+                                                     asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      std::string head(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + n);
+      buf.consume(n);
+      auto pos = head.find("Content-Length: ");
+      std::size_t len = pos == std::string::npos ? 0 : std::stoul(head.substr(pos + 16));
+      if (buf.size() < len) {
+        auto [ec2, _] = co_await asio::async_read(*s, buf, asio::transfer_exactly(len - buf.size()),
+                                                  asio::as_tuple(asio::use_awaitable));
+        if (ec2) co_return;
+      }
+      buf.consume(len);
+      ++requests;
+      std::string answer;
+      switch (behaviour_) {
+        case behaviour::garbage: answer = reply(200, "this is not json"); break;
+        case behaviour::wrong_types: answer = reply(200, R"({"header":"x","kvs":"surprise","count":[1],"prev_kv":7})"); break;
+        case behaviour::truncated:
+          answer = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"kvs\":[";
+          co_await asio::async_write(*s, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
+          co_return;  // hang up mid-body
+        case behaviour::stall: {
+          asio::steady_timer t(s->get_executor(), 60s);
+          co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+          co_return;
+        }
+        case behaviour::html_500:
+          answer = reply(500, "<html><body>Internal Server Error</body></html>");
+          break;
+        case behaviour::huge: {
+          std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n{\"kvs\":[";
+          co_await asio::async_write(*s, asio::buffer(head), asio::as_tuple(asio::use_awaitable));
+          std::string block(64 * 1024, ' ');
+          for (int i = 0; i < 1600; ++i) {
+            auto [wec, _] = co_await asio::async_write(*s, asio::buffer(block),
+                                                       asio::as_tuple(asio::use_awaitable));
+            if (wec) co_return;
+          }
+          co_return;
+        }
+        case behaviour::no_leader:
+          answer = reply(503, R"({"error":"etcdserver: no leader","code":14,"message":"etcdserver: no leader"})");
+          break;
+        case behaviour::hang_up: co_return;
+      }
+      auto [wec, _] = co_await asio::async_write(*s, asio::buffer(answer),
+                                                 asio::as_tuple(asio::use_awaitable));
+      if (wec) co_return;
+    }
+  }
+
+  static std::string reply(int status, const std::string& body) {
+    return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\n" +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
+
+  tcp::acceptor acceptor_;
+  behaviour behaviour_;
+};
+
+// Runs a get and a put against a fake gateway behaving as `b`; checks the codes and the time.
+void check(behaviour b, error read_code, error write_code) {
+  run([&](asio::io_context& io) -> asio::awaitable<void> {
+    fake_gateway fake(io, b);
+    auto cfg = config_for({fake.url()});
+    cfg.request_timeout = 2s;
+    cfg.retry.initial_interval = 10ms;
+    cfg.max_response_bytes = 1024 * 1024;
+    client c(io.get_executor(), cfg);
+    for (bool write : {false, true}) {
+      auto start = std::chrono::steady_clock::now();
+      try {
+        if (write)
+          co_await c.put("k", "v");
+        else
+          co_await c.get("k");
+        BOOST_FAIL("a call against a broken gateway succeeded");
+      } catch (const coordination_error& e) {
+        BOOST_TEST(e.code() == (write ? write_code : read_code),
+                   (write ? "put: " : "get: ") << e.what());
+        BOOST_TEST(!e.diagnostic().empty());
+      }
+      BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
+    }
+    fake.stop();
+  });
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(bad_server)
+
+BOOST_AUTO_TEST_CASE(garbage_json) { check(behaviour::garbage, error::protocol_error, error::protocol_error); }
+BOOST_AUTO_TEST_CASE(wrong_types) { check(behaviour::wrong_types, error::protocol_error, error::protocol_error); }
+// A read is resent until it runs out of attempts; a write that was sent is never resent.
+BOOST_AUTO_TEST_CASE(truncated_body) { check(behaviour::truncated, error::unavailable, error::outcome_unknown); }
+BOOST_AUTO_TEST_CASE(stalled_answer) { check(behaviour::stall, error::timeout, error::timeout); }
+BOOST_AUTO_TEST_CASE(html_error_page) { check(behaviour::html_500, error::protocol_error, error::outcome_unknown); }
+BOOST_AUTO_TEST_CASE(huge_body) { check(behaviour::huge, error::response_too_large, error::response_too_large); }
+BOOST_AUTO_TEST_CASE(no_leader) { check(behaviour::no_leader, error::unavailable, error::unavailable); }
+BOOST_AUTO_TEST_CASE(hang_up_before_answering) { check(behaviour::hang_up, error::unavailable, error::outcome_unknown); }
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,158 @@
+// coordctl: the shell face of the coordination library.
+// Exit codes: 0 success; 1 the operation failed (etcd error, timeout, unavailable); 2 bad usage
+// or invalid input.
+#include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <coordination/client.hpp>
+#include <coordination/with_timeout.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+namespace asio = boost::asio;
+using namespace coordination;
+using nlohmann::json;
+
+namespace {
+
+struct global_options {
+  std::string endpoints;
+  std::string user, password, cacert, cert, key;
+  double timeout = 5;
+  bool json = false;
+};
+
+json kv_json(const key_value& kv) {
+  json j{{"key", kv.key},
+         {"value", kv.value},
+         {"create_revision", kv.create_revision},
+         {"mod_revision", kv.mod_revision},
+         {"version", kv.version}};
+  if (kv.lease) j["lease"] = kv.lease;
+  return j;
+}
+
+void print_json(const json& j) {
+  std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+}
+
+client_config make_config(const global_options& g) {
+  client_config cfg;
+  std::string eps = g.endpoints;
+  if (eps.empty()) {
+    const char* env = std::getenv("COORD_ENDPOINTS");
+    eps = env && *env ? env : "http://127.0.0.1:2379";
+  }
+  cfg.endpoints = client_config::split_endpoints(eps);
+  cfg.username = g.user;
+  cfg.password = g.password;
+  cfg.tls.ca_file = g.cacert;
+  cfg.tls.cert_file = g.cert;
+  cfg.tls.key_file = g.key;
+  if (!(g.timeout > 0))
+    throw coordination_error(error::invalid_argument, "--timeout: must be a positive number");
+  cfg.request_timeout = std::chrono::milliseconds(static_cast<long>(g.timeout * 1000));
+  cfg.dial_timeout = std::min(cfg.dial_timeout, cfg.request_timeout);
+  // The tool reports errors itself, on one line: keep the library quiet.
+  cfg.logger = std::make_shared<spdlog::logger>("coordctl", std::make_shared<spdlog::sinks::null_sink_mt>());
+  return cfg;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"coordctl: etcd coordination from the shell (speaks etcd's JSON gateway)"};
+  app.require_subcommand(1);
+  global_options g;
+  app.add_option("--endpoints", g.endpoints,
+                 "comma-separated URLs (default: $COORD_ENDPOINTS, else http://127.0.0.1:2379)");
+  app.add_option("--user", g.user, "user name for etcd authentication");
+  app.add_option("--password", g.password, "password for etcd authentication");
+  app.add_option("--cacert", g.cacert, "CA file to verify https endpoints");
+  app.add_option("--cert", g.cert, "client certificate (mTLS)");
+  app.add_option("--key", g.key, "client private key (mTLS)");
+  app.add_option("--timeout", g.timeout, "seconds for the whole command (default 5)");
+  app.add_flag("--json", g.json, "print JSON, one object per line");
+
+  std::string key, value;
+  bool prefix = false;
+  std::int64_t rev = 0, ttl = 0;
+
+  auto* get = app.add_subcommand("get", "print a key (or every key under a prefix)");
+  get->add_option("KEY", key, "key")->required();
+  get->add_flag("--prefix", prefix, "every key starting with KEY");
+  get->add_option("--rev", rev, "read at this revision");
+
+  auto* put = app.add_subcommand("put", "write a key");
+  put->add_option("KEY", key, "key")->required();
+  put->add_option("VALUE", value, "value")->required();
+  put->add_option("--ttl", ttl, "attach a new lease of this many seconds");
+
+  auto* del = app.add_subcommand("del", "delete a key (or every key under a prefix)");
+  del->add_option("KEY", key, "key")->required();
+  del->add_flag("--prefix", prefix, "every key starting with KEY");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  int exit_code = 0;
+  try {
+    asio::io_context io;
+    client c(io.get_executor(), make_config(g));
+    auto command = [&]() -> asio::awaitable<void> {
+      if (get->parsed()) {
+        range_options o;
+        o.prefix = prefix;
+        o.revision = rev;
+        if (rev < 0) throw coordination_error(error::invalid_argument, "--rev: must not be negative");
+        auto r = co_await c.range(key, o);
+        if (g.json) {
+          json kvs = json::array();
+          for (auto& kv : r.kvs) kvs.push_back(kv_json(kv));
+          print_json({{"kvs", kvs}, {"count", r.count}, {"revision", r.header.revision}});
+        } else {
+          for (auto& kv : r.kvs) std::cout << kv.key << "\n" << kv.value << "\n";
+        }
+      } else if (put->parsed()) {
+        put_options o;
+        if (put->count("--ttl")) {
+          if (ttl <= 0) throw coordination_error(error::invalid_argument, "--ttl: must be positive");
+          o.lease = (co_await c.lease_grant(ttl)).id;
+        }
+        auto r = co_await c.put(key, value, o);
+        if (g.json)
+          print_json({{"revision", r.header.revision}, {"lease", o.lease}});
+        else
+          std::cout << "OK\n";
+      } else if (del->parsed()) {
+        delete_options o;
+        o.prefix = prefix;
+        auto r = co_await c.del(key, o);
+        if (g.json)
+          print_json({{"deleted", r.deleted}, {"revision", r.header.revision}});
+        else
+          std::cout << r.deleted << "\n";
+      }
+    };
+    std::exception_ptr failure;
+    auto whole = std::chrono::milliseconds(static_cast<long>(g.timeout * 1000) + 500);
+    asio::co_spawn(io, with_timeout(command(), whole),
+                   [&](std::exception_ptr e) { failure = e; });
+    io.run();
+    if (failure) std::rethrow_exception(failure);
+  } catch (const coordination_error& e) {
+    std::cerr << "coordctl: " << e.what() << "\n";
+    exit_code = e.code() == error::invalid_argument ? 2 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "coordctl: " << e.what() << "\n";
+    exit_code = 1;
+  }
+  return exit_code;
+}
