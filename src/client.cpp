@@ -64,15 +64,24 @@ client::~client() = default;
 client::client(client&&) noexcept = default;
 client& client::operator=(client&&) noexcept = default;
 
-asio::any_io_executor client::get_executor() const { return impl_->executor; }
-const client_config& client::config() const { return impl_->config; }
-std::vector<std::string> client::endpoints() const { return impl_->transport.endpoints(); }
-void client::close() { impl_->transport.close(); }
+asio::any_io_executor client::get_executor() const {
+  return impl_->executor;
+}
+const client_config& client::config() const {
+  return impl_->config;
+}
+std::vector<std::string> client::endpoints() const {
+  return impl_->transport.endpoints();
+}
+void client::close() {
+  impl_->transport.close();
+}
 
 asio::awaitable<range_result> client::range(std::string key, range_options options) {
   auto self = impl_;
   if (!(options.prefix && key.empty())) detail::check_key(key);
-  if (options.limit < 0) throw coordination_error(error::invalid_argument, "limit: must not be negative");
+  if (options.limit < 0)
+    throw coordination_error(error::invalid_argument, "limit: must not be negative");
   if (options.revision < 0)
     throw coordination_error(error::invalid_argument, "revision: must not be negative");
   auto body = co_await self->transport.call("/v3/kv/range", detail::encode_range(key, options),
@@ -96,8 +105,8 @@ asio::awaitable<put_result> client::put(std::string key, std::string value, put_
   auto self = impl_;
   detail::check_key(key);
   check_size(self->config, key.size() + value.size(), "value");
-  auto body = co_await self->transport.call(
-      "/v3/kv/put", detail::encode_put(key, value, options), call_kind::write);
+  auto body = co_await self->transport.call("/v3/kv/put", detail::encode_put(key, value, options),
+                                            call_kind::write);
   co_return detail::decode_put(body);
 }
 
@@ -145,15 +154,15 @@ asio::awaitable<txn_result> client::txn(txn_request request) {
 
 asio::awaitable<compact_result> client::compact(std::int64_t revision, bool physical) {
   auto self = impl_;
-  if (revision <= 0) throw coordination_error(error::invalid_argument, "revision: must be positive");
+  if (revision <= 0)
+    throw coordination_error(error::invalid_argument, "revision: must be positive");
   // Compaction is idempotent: compacting again to the same revision changes nothing.
   auto body = co_await self->transport.call(
       "/v3/kv/compaction", detail::encode_compact(revision, physical), call_kind::read);
   co_return detail::decode_compact(body);
 }
 
-asio::awaitable<lease_grant_result> client::lease_grant(std::int64_t ttl_seconds,
-                                                        std::int64_t id) {
+asio::awaitable<lease_grant_result> client::lease_grant(std::int64_t ttl_seconds, std::int64_t id) {
   auto self = impl_;
   if (ttl_seconds <= 0) throw coordination_error(error::invalid_argument, "ttl: must be positive");
   if (id < 0) throw coordination_error(error::invalid_argument, "lease id: must not be negative");
@@ -197,8 +206,8 @@ asio::awaitable<std::vector<std::int64_t>> client::lease_leases() {
 asio::awaitable<status_result> client::status(std::string endpoint) {
   auto self = impl_;
   std::string url = endpoint.empty() ? self->transport.current_endpoint() : endpoint;
-  auto body = co_await self->transport.call_at(url, "/v3/maintenance/status", "{}",
-                                               call_kind::read);
+  auto body =
+      co_await self->transport.call_at(url, "/v3/maintenance/status", "{}", call_kind::read);
   auto r = detail::decode_status(body);
   r.endpoint = url;
   co_return r;

@@ -14,8 +14,9 @@ class logger;
 
 namespace coordination {
 
-// Exponential backoff with jitter (a random wait in [interval/2, interval]) between attempts of one call. Reads are retried after
-// any failure; writes only when the request is known not to have reached etcd.
+// Exponential backoff with jitter (a random wait in [interval/2, interval]) between attempts of one
+// call. Reads are retried after any failure; writes only when the request is known not to have
+// reached etcd.
 struct retry_config {
   int max_retries = 4;
   std::chrono::milliseconds initial_interval{50};
@@ -41,10 +42,10 @@ struct client_config {
   std::string password;
   tls_config tls;
   retry_config retry;
-  std::size_t pool_size = 64;                           // connections per endpoint at most
-  std::size_t max_response_bytes = 64u * 1024 * 1024;   // larger answers fail response_too_large
-  std::size_t max_request_bytes = 1536u * 1024;         // etcd's default --max-request-bytes
-  std::chrono::milliseconds endpoint_cooldown{1000};    // a failed endpoint is skipped this long
+  std::size_t pool_size = 64;                          // connections per endpoint at most
+  std::size_t max_response_bytes = 64u * 1024 * 1024;  // larger answers fail response_too_large
+  std::size_t max_request_bytes = 1536u * 1024;        // etcd's default --max-request-bytes
+  std::chrono::milliseconds endpoint_cooldown{1000};   // a failed endpoint is skipped this long
   // Send "Grpc-Metadata-Hasleader: true": a member without a leader refuses at once (then the
   // call fails over) instead of holding a write ~7 s and failing with an unknown outcome.
   bool require_leader = true;

@@ -30,7 +30,9 @@ enum class error {
 
 const std::error_category& category() noexcept;
 
-inline std::error_code make_error_code(error e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(error e) noexcept {
+  return {static_cast<int>(e), category()};
+}
 
 // True when repeating the same call may succeed (unavailable, timeout); false for errors that
 // will repeat (invalid_argument, permission_denied, ...) and for outcome_unknown, whose retry

@@ -1,13 +1,17 @@
 // with_timeout(op, d): runs an awaitable of this library with a deadline of its own; when `d`
 // passes first, the operation is cancelled (Asio terminal cancellation) and coordination_error
-// (timeout) is thrown. Stands in for asio::cancel_after, which Boost 1.81 does not have.
+// (timeout) is thrown; when the operation ends first (value or exception), the timer is
+// cancelled. Stands in for asio::cancel_after, which Boost 1.81 does not have.
 #pragma once
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <exception>
 
 #include "coordination/error.hpp"
 
@@ -16,11 +20,25 @@ namespace coordination {
 template <class T>
 boost::asio::awaitable<T> with_timeout(boost::asio::awaitable<T> op,
                                        std::chrono::steady_clock::duration d) {
-  using namespace boost::asio::experimental::awaitable_operators;
-  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, d);
-  auto result = co_await (std::move(op) || timer.async_wait(boost::asio::use_awaitable));
-  if (result.index() == 1) throw coordination_error(error::timeout, "deadline passed");
-  if constexpr (!std::is_void_v<T>) co_return std::get<0>(std::move(result));
+  namespace asio = boost::asio;
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer timer(ex, d);
+  auto group = asio::experimental::make_parallel_group(
+      asio::co_spawn(ex, std::move(op), asio::deferred), timer.async_wait(asio::deferred));
+  if constexpr (std::is_void_v<T>) {
+    auto [order, failure, timer_ec] =
+        co_await group.async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    (void)timer_ec;
+    if (order[0] == 1) throw coordination_error(error::timeout, "deadline passed");
+    if (failure) std::rethrow_exception(failure);
+  } else {
+    auto [order, failure, value, timer_ec] =
+        co_await group.async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    (void)timer_ec;
+    if (order[0] == 1) throw coordination_error(error::timeout, "deadline passed");
+    if (failure) std::rethrow_exception(failure);
+    co_return std::move(value);
+  }
 }
 
 }  // namespace coordination

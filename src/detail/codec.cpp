@@ -16,7 +16,10 @@ namespace {
 
 class writer {
  public:
-  writer() { out_.reserve(128); out_.push_back('{'); }
+  writer() {
+    out_.reserve(128);
+    out_.push_back('{');
+  }
   writer& bytes(std::string_view name, std::string_view value) {
     field(name);
     out_.push_back('"');
@@ -62,18 +65,26 @@ std::string end_of(std::string_view key, const std::string& range_end, bool pref
 
 const char* sort_order_name(sort_order o) {
   switch (o) {
-    case sort_order::ascend: return "\"ASCEND\"";
-    case sort_order::descend: return "\"DESCEND\"";
-    default: return "\"NONE\"";
+    case sort_order::ascend:
+      return "\"ASCEND\"";
+    case sort_order::descend:
+      return "\"DESCEND\"";
+    default:
+      return "\"NONE\"";
   }
 }
 const char* sort_target_name(sort_target t) {
   switch (t) {
-    case sort_target::version: return "\"VERSION\"";
-    case sort_target::create: return "\"CREATE\"";
-    case sort_target::mod: return "\"MOD\"";
-    case sort_target::value: return "\"VALUE\"";
-    default: return "\"KEY\"";
+    case sort_target::version:
+      return "\"VERSION\"";
+    case sort_target::create:
+      return "\"CREATE\"";
+    case sort_target::mod:
+      return "\"MOD\"";
+    case sort_target::value:
+      return "\"VALUE\"";
+    default:
+      return "\"KEY\"";
   }
 }
 
@@ -111,11 +122,21 @@ std::string compare_body(const compare& c) {
   w.raw("target", targets[static_cast<int>(c.target)]);
   w.raw("result", results[static_cast<int>(c.result)]);
   switch (c.target) {
-    case compare_target::version: w.number("version", c.number); break;
-    case compare_target::create: w.number("create_revision", c.number); break;
-    case compare_target::mod: w.number("mod_revision", c.number); break;
-    case compare_target::value: w.bytes("value", c.value); break;
-    case compare_target::lease: w.number("lease", c.number); break;
+    case compare_target::version:
+      w.number("version", c.number);
+      break;
+    case compare_target::create:
+      w.number("create_revision", c.number);
+      break;
+    case compare_target::mod:
+      w.number("mod_revision", c.number);
+      break;
+    case compare_target::value:
+      w.bytes("value", c.value);
+      break;
+    case compare_target::lease:
+      w.number("lease", c.number);
+      break;
   }
   return w.done();
 }
@@ -220,8 +241,8 @@ response_header header_of(const json& j) {
 
 key_value kv_of(const json& j) {
   if (!j.is_object()) bad("a kv is not an object");
-  return {bytes(j, "key"),           bytes(j, "value"),   i64(j, "create_revision"),
-          i64(j, "mod_revision"),    i64(j, "version"),   i64(j, "lease")};
+  return {bytes(j, "key"),        bytes(j, "value"), i64(j, "create_revision"),
+          i64(j, "mod_revision"), i64(j, "version"), i64(j, "lease")};
 }
 
 range_result range_of(const json& j) {
@@ -256,7 +277,6 @@ auto guarded(std::string_view body, F&& f) {
     bad(e.what());
   }
 }
-
 
 // etcd's "every key" is key = range_end = "\0".
 std::string_view key_of(std::string_view key, bool prefix) {
@@ -318,7 +338,9 @@ std::string encode_lease_grant(std::int64_t ttl, std::int64_t id) {
   return w.done();
 }
 
-std::string encode_lease_id(std::int64_t id) { return writer().number("ID", id).done(); }
+std::string encode_lease_id(std::int64_t id) {
+  return writer().number("ID", id).done();
+}
 
 std::string encode_lease_time_to_live(std::int64_t id, bool keys) {
   return writer().number("ID", id).flag("keys", keys).done();
@@ -389,8 +411,8 @@ lease_keep_alive_result decode_lease_keep_alive(std::string_view body) {
 
 lease_time_to_live_result decode_lease_time_to_live(std::string_view body) {
   return guarded(body, [](const json& j) {
-    lease_time_to_live_result r{header_of(j), i64(j, "ID"), i64(j, "TTL"), i64(j, "grantedTTL"),
-                                {}};
+    lease_time_to_live_result r{
+        header_of(j), i64(j, "ID"), i64(j, "TTL"), i64(j, "grantedTTL"), {}};
     for (auto& k : array(j, "keys")) {
       if (!k.is_string()) bad("a lease key is not a string");
       auto decoded = base64_decode(k.get<std::string>());

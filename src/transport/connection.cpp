@@ -10,9 +10,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/parser.hpp>
 
 #include "coordination/error.hpp"
 
@@ -33,9 +33,13 @@ connection::connection(asio::any_io_executor ex, const endpoint& ep, asio::ssl::
   }
 }
 
-connection::~connection() { close(); }
+connection::~connection() {
+  close();
+}
 
-beast::tcp_stream& connection::tcp() { return tls_ ? beast::get_lowest_layer(*tls_) : *tcp_; }
+beast::tcp_stream& connection::tcp() {
+  return tls_ ? beast::get_lowest_layer(*tls_) : *tcp_;
+}
 
 void connection::close() noexcept {
   keep_alive_ = false;
@@ -93,8 +97,7 @@ asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_r
   head_.append(":").append(ep_.port);
   head_.append("\r\nContent-Type: application/json\r\nContent-Length: ");
   head_.append(std::to_string(req.body.size()));
-  if (!req.authorization.empty())
-    head_.append("\r\nAuthorization: ").append(req.authorization);
+  if (!req.authorization.empty()) head_.append("\r\nAuthorization: ").append(req.authorization);
   if (req.require_leader) head_.append("\r\nGrpc-Metadata-Hasleader: true");
   head_.append("\r\n\r\n");
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(req.body)};

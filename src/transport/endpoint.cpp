@@ -55,8 +55,7 @@ endpoint parse_endpoint(const std::string& url, const char* field) {
     ep.port = std::string(port);
   }
   ep.url = std::string(ep.tls ? "https://" : "http://") +
-           (ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host) + ":" +
-           ep.port;
+           (ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host) + ":" + ep.port;
   return ep;
 }
 

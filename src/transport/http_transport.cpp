@@ -76,7 +76,9 @@ http_transport::http_transport(asio::any_io_executor ex, const client_config& cf
   set_endpoints(cfg_.endpoints);
 }
 
-http_transport::~http_transport() { close(); }
+http_transport::~http_transport() {
+  close();
+}
 
 void http_transport::set_endpoints(const std::vector<std::string>& urls) {
   std::vector<member_endpoint> next;
@@ -149,17 +151,29 @@ void http_transport::mark_failed(std::size_t index) {
 
 asio::awaitable<std::string> http_transport::call(std::string_view path, std::string body,
                                                   call_kind kind) {
-  co_return co_await run(std::nullopt, path, std::move(body), kind, true,
-                         clock::now() + cfg_.request_timeout);
+  try {
+    co_return co_await run(std::nullopt, path, std::move(body), kind, true,
+                           clock::now() + cfg_.request_timeout);
+  } catch (const boost::system::system_error& e) {
+    // Asio throws operation_aborted at a co_await once the caller cancelled the coroutine.
+    if (e.code() == asio::error::operation_aborted)
+      throw coordination_error(error::cancelled, std::string(path));
+    throw;
+  }
 }
 
 asio::awaitable<std::string> http_transport::call_at(std::string_view url, std::string_view path,
                                                      std::string body, call_kind kind) {
   auto wanted = parse_endpoint(std::string(url), "endpoint").url;
   for (std::size_t i = 0; i < endpoints_.size(); ++i)
-    if (endpoints_[i].connections->remote().url == wanted)
-      co_return co_await run(i, path, std::move(body), kind, true,
-                             clock::now() + cfg_.request_timeout);
+    if (endpoints_[i].connections->remote().url == wanted) try {
+        co_return co_await run(i, path, std::move(body), kind, true,
+                               clock::now() + cfg_.request_timeout);
+      } catch (const boost::system::system_error& e) {
+        if (e.code() == asio::error::operation_aborted)
+          throw coordination_error(error::cancelled, std::string(path));
+        throw;
+      }
   throw coordination_error(error::invalid_argument,
                            "endpoint: '" + std::string(url) + "' is not one of the client's");
 }
@@ -181,10 +195,10 @@ asio::awaitable<std::string> http_transport::run(std::optional<std::size_t> fixe
                                                  call_kind kind, bool authenticated,
                                                  clock::time_point deadline) {
   if (body.size() > cfg_.max_request_bytes)
-    throw coordination_error(error::invalid_argument,
-                             "request: " + std::to_string(body.size()) +
-                                 " bytes is over max_request_bytes (" +
-                                 std::to_string(cfg_.max_request_bytes) + ")");
+    throw coordination_error(error::invalid_argument, "request: " + std::to_string(body.size()) +
+                                                          " bytes is over max_request_bytes (" +
+                                                          std::to_string(cfg_.max_request_bytes) +
+                                                          ")");
   const bool use_auth = authenticated && !cfg_.username.empty();
   bool reauthenticated = false;
   auto interval = cfg_.retry.initial_interval;
@@ -206,7 +220,8 @@ asio::awaitable<std::string> http_transport::run(std::optional<std::size_t> fixe
 
     auto [acquire_ec, conn] = co_await pool_ptr->acquire(deadline, cfg_.dial_timeout);
     if (acquire_ec) {
-      if (acquire_ec == error::cancelled) throw coordination_error(error::cancelled, std::string(path));
+      if (acquire_ec == error::cancelled)
+        throw coordination_error(error::cancelled, std::string(path));
       if (is_tls_failure(acquire_ec))
         throw coordination_error(error::tls_error, url + ": " + acquire_ec.message());
       if (clock::now() >= deadline) throw deadline_error("no connection to " + url + " in time");
@@ -230,7 +245,8 @@ asio::awaitable<std::string> http_transport::run(std::optional<std::size_t> fixe
                                : "";
         if (res.ec == error::response_too_large)
           throw coordination_error(error::response_too_large,
-                                   url + std::string(path) + ": answer is over max_response_bytes (" +
+                                   url + std::string(path) +
+                                       ": answer is over max_response_bytes (" +
                                        std::to_string(cfg_.max_response_bytes) + ")");
         if (matches(res.ec, beast::error::timeout) || clock::now() >= deadline)
           throw deadline_error("no answer from " + url + " in time" + lost);
@@ -284,8 +300,8 @@ asio::awaitable<std::string> http_transport::run(std::optional<std::size_t> fixe
       }
     }
     if (!resend || attempt + 1 >= max_attempts)
-      throw coordination_error(last_code, last_message + " (after " + std::to_string(attempt + 1) +
-                                              " attempts)");
+      throw coordination_error(
+          last_code, last_message + " (after " + std::to_string(attempt + 1) + " attempts)");
     ++stats_.retries;
     // Straight to another endpoint when there is a fresh one; otherwise wait first.
     bool fresh_elsewhere = false;

@@ -50,6 +50,10 @@ void pool::give_back(std::unique_ptr<connection> c) {
 
 void pool::free_slot() {
   --open_;
+  pass_on_slot();
+}
+
+void pool::pass_on_slot() {
   if (!waiters_.empty()) {
     waiter* w = waiters_.front();
     waiters_.pop_front();
@@ -66,27 +70,55 @@ asio::awaitable<std::pair<std::error_code, pool::handle>> pool::acquire(
     while (!idle_.empty()) {
       auto c = std::move(idle_.back());
       idle_.pop_back();
-      if (c->reusable()) co_return result(std::error_code{}, handle(shared_from_this(), std::move(c), true));
+      if (c->reusable())
+        co_return result(std::error_code{}, handle(shared_from_this(), std::move(c), true));
       --open_;  // stale: the server closed it while idle
     }
     if (open_ < max_) {
       ++open_;
+      // The slot goes back unless a connected handle takes it, also when the coroutine is
+      // cancelled and the co_await below throws.
+      struct slot_guard {
+        pool* p;
+        ~slot_guard() {
+          if (p) p->free_slot();
+        }
+      } guard{this};
       auto self = shared_from_this();
       auto c = std::make_unique<connection>(ex_, ep_, tls_);
       auto dial_deadline = std::min(deadline, clock::now() + dial_timeout);
       auto ec = co_await c->connect(dial_deadline);
       if (ec) {
         c->close();
-        c.reset();
-        free_slot();
         co_return result(ec, handle{});
       }
+      guard.p = nullptr;
       co_return result(std::error_code{}, handle(std::move(self), std::move(c), false));
     }
     waiter w{asio::steady_timer(ex_, deadline), nullptr, false};
     auto it = waiters_.insert(waiters_.end(), &w);
+    // Whatever ends the wait (also an exception from a cancelled co_await), the waiter leaves
+    // the queue and nothing handed to it is lost.
+    struct wait_guard {
+      pool* p;
+      waiter* w;
+      std::list<waiter*>::iterator it;
+      bool done = false;
+      ~wait_guard() {
+        if (done) return;
+        if (w->handed) {
+          p->give_back(std::move(w->handed));
+        } else if (w->slot_freed) {
+          p->pass_on_slot();
+        } else {
+          p->waiters_.erase(it);
+        }
+      }
+    } guard{this, &w, it};
     co_await w.timer.async_wait(asio::as_tuple(asio::use_awaitable));  // woken or timed out
-    if (w.handed) co_return result(std::error_code{}, handle(shared_from_this(), std::move(w.handed), true));
+    guard.done = true;
+    if (w.handed)
+      co_return result(std::error_code{}, handle(shared_from_this(), std::move(w.handed), true));
     if (w.slot_freed) continue;
     waiters_.erase(it);  // still queued: timed out or cancelled by the caller
     if (clock::now() >= deadline) co_return result(make_error_code(error::timeout), handle{});

@@ -56,6 +56,7 @@ class pool : public std::enable_shared_from_this<pool> {
   };
   void give_back(std::unique_ptr<connection> c);
   void free_slot();
+  void pass_on_slot();  // a free slot goes to the first waiter, if any
 
   boost::asio::any_io_executor ex_;
   endpoint ep_;

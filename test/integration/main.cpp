@@ -27,7 +27,8 @@ bool using_external_cluster() {
 }
 
 std::vector<std::string> shared_endpoints() {
-  if (using_external_cluster()) return client_config::split_endpoints(std::getenv("COORD_ENDPOINTS"));
+  if (using_external_cluster())
+    return client_config::split_endpoints(std::getenv("COORD_ENDPOINTS"));
   std::lock_guard lock(shared_mutex);
   if (!shared_cluster) shared_cluster = std::make_unique<etcd_cluster>(1);
   return shared_cluster->client_urls();

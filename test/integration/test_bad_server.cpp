@@ -46,8 +46,8 @@ class fake_gateway {
     auto s = std::make_shared<tcp::socket>(std::move(sock));
     asio::streambuf buf;
     for (;;) {
-      auto [ec, n] = co_await asio::async_read_until(*s, buf, "\r\n\r\n",
-                                                     asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] =
+          co_await asio::async_read_until(*s, buf, "\r\n\r\n", asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
       std::string head(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + n);
       buf.consume(n);
@@ -62,8 +62,12 @@ class fake_gateway {
       ++requests;
       std::string answer;
       switch (behaviour_) {
-        case behaviour::garbage: answer = reply(200, "this is not json"); break;
-        case behaviour::wrong_types: answer = reply(200, R"({"header":"x","kvs":"surprise","count":[1],"prev_kv":7})"); break;
+        case behaviour::garbage:
+          answer = reply(200, "this is not json");
+          break;
+        case behaviour::wrong_types:
+          answer = reply(200, R"({"header":"x","kvs":"surprise","count":[1],"prev_kv":7})");
+          break;
         case behaviour::truncated:
           answer = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"kvs\":[";
           co_await asio::async_write(*s, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
@@ -88,12 +92,15 @@ class fake_gateway {
           co_return;
         }
         case behaviour::no_leader:
-          answer = reply(503, R"({"error":"etcdserver: no leader","code":14,"message":"etcdserver: no leader"})");
+          answer = reply(
+              503,
+              R"({"error":"etcdserver: no leader","code":14,"message":"etcdserver: no leader"})");
           break;
-        case behaviour::hang_up: co_return;
+        case behaviour::hang_up:
+          co_return;
       }
-      auto [wec, _] = co_await asio::async_write(*s, asio::buffer(answer),
-                                                 asio::as_tuple(asio::use_awaitable));
+      auto [wec, _] =
+          co_await asio::async_write(*s, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
       if (wec) co_return;
     }
   }
@@ -125,8 +132,8 @@ void check(behaviour b, error read_code, error write_code) {
           co_await c.get("k");
         BOOST_FAIL("a call against a broken gateway succeeded");
       } catch (const coordination_error& e) {
-        BOOST_TEST(e.code() == (write ? write_code : read_code),
-                   (write ? "put: " : "get: ") << e.what());
+        BOOST_TEST(e.code() == (write ? write_code : read_code), (write ? "put: " : "get: ")
+                                                                     << e.what());
         BOOST_TEST(!e.diagnostic().empty());
       }
       BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
@@ -139,14 +146,30 @@ void check(behaviour b, error read_code, error write_code) {
 
 BOOST_AUTO_TEST_SUITE(bad_server)
 
-BOOST_AUTO_TEST_CASE(garbage_json) { check(behaviour::garbage, error::protocol_error, error::protocol_error); }
-BOOST_AUTO_TEST_CASE(wrong_types) { check(behaviour::wrong_types, error::protocol_error, error::protocol_error); }
+BOOST_AUTO_TEST_CASE(garbage_json) {
+  check(behaviour::garbage, error::protocol_error, error::protocol_error);
+}
+BOOST_AUTO_TEST_CASE(wrong_types) {
+  check(behaviour::wrong_types, error::protocol_error, error::protocol_error);
+}
 // A read is resent until it runs out of attempts; a write that was sent is never resent.
-BOOST_AUTO_TEST_CASE(truncated_body) { check(behaviour::truncated, error::unavailable, error::outcome_unknown); }
-BOOST_AUTO_TEST_CASE(stalled_answer) { check(behaviour::stall, error::timeout, error::timeout); }
-BOOST_AUTO_TEST_CASE(html_error_page) { check(behaviour::html_500, error::protocol_error, error::outcome_unknown); }
-BOOST_AUTO_TEST_CASE(huge_body) { check(behaviour::huge, error::response_too_large, error::response_too_large); }
-BOOST_AUTO_TEST_CASE(no_leader) { check(behaviour::no_leader, error::unavailable, error::unavailable); }
-BOOST_AUTO_TEST_CASE(hang_up_before_answering) { check(behaviour::hang_up, error::unavailable, error::outcome_unknown); }
+BOOST_AUTO_TEST_CASE(truncated_body) {
+  check(behaviour::truncated, error::unavailable, error::outcome_unknown);
+}
+BOOST_AUTO_TEST_CASE(stalled_answer) {
+  check(behaviour::stall, error::timeout, error::timeout);
+}
+BOOST_AUTO_TEST_CASE(html_error_page) {
+  check(behaviour::html_500, error::protocol_error, error::outcome_unknown);
+}
+BOOST_AUTO_TEST_CASE(huge_body) {
+  check(behaviour::huge, error::response_too_large, error::response_too_large);
+}
+BOOST_AUTO_TEST_CASE(no_leader) {
+  check(behaviour::no_leader, error::unavailable, error::unavailable);
+}
+BOOST_AUTO_TEST_CASE(hang_up_before_answering) {
+  check(behaviour::hang_up, error::unavailable, error::outcome_unknown);
+}
 
 BOOST_AUTO_TEST_SUITE_END()

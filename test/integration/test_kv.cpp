@@ -3,8 +3,8 @@
 #include <boost/asio/as_tuple.hpp>
 
 #include "common.hpp"
-#include "detail/client_impl.hpp"
 #include "coordination/with_timeout.hpp"
+#include "detail/client_impl.hpp"
 
 namespace asio = boost::asio;
 using namespace coordination;
@@ -69,7 +69,8 @@ BOOST_AUTO_TEST_CASE(prefix_limit_sort_count_and_keys_only) {
   run([](asio::io_context& io) -> asio::awaitable<void> {
     client c(io.get_executor(), config_for(shared_endpoints()));
     auto p = unique_prefix("range");
-    for (int i = 0; i < 5; ++i) co_await c.put(p + "k" + std::to_string(i), "v" + std::to_string(i));
+    for (int i = 0; i < 5; ++i)
+      co_await c.put(p + "k" + std::to_string(i), "v" + std::to_string(i));
     co_await c.put(p.substr(0, p.size() - 1) + "x", "outside");  // shares all but the last byte
 
     auto all = co_await c.get_prefix(p);
@@ -195,11 +196,13 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_before_sending) {
     // The connection pool is still fine afterwards.
     co_await c.put(unique_prefix("ok") + "k", "v");
   });
-  expect_error([] {
-    asio::io_context io;
-    auto cfg = config_for({"http//missing-colon"});
-    client c(io.get_executor(), cfg);
-  }, error::invalid_argument);
+  expect_error(
+      [] {
+        asio::io_context io;
+        auto cfg = config_for({"http//missing-colon"});
+        client c(io.get_executor(), cfg);
+      },
+      error::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(cancelled_calls_leave_the_pool_usable) {

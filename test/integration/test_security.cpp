@@ -87,10 +87,12 @@ BOOST_AUTO_TEST_CASE(mutual_tls_with_a_test_ca) {
   // Files that do not exist are named.
   auto missing = cfg;
   missing.tls.ca_file = dir.path + "/nope.pem";
-  expect_error([&] {
-    asio::io_context io;
-    client c(io.get_executor(), missing);
-  }, error::invalid_argument);
+  expect_error(
+      [&] {
+        asio::io_context io;
+        client c(io.get_executor(), missing);
+      },
+      error::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(user_and_password_auth) {
@@ -108,17 +110,19 @@ BOOST_AUTO_TEST_CASE(user_and_password_auth) {
   auto cfg = config_for(cluster.client_urls());
   cfg.username = "root";
   cfg.password = "rootpw";
-  run([&](asio::io_context& io) -> asio::awaitable<void> {
-    client c(io.get_executor(), cfg);
-    co_await c.put("/app/x", "1");
-    BOOST_TEST((co_await c.get("/app/x"))->value == "1");
-    // Simple tokens expire (here after 2 s): the client authenticates again by itself.
-    asio::steady_timer t(io, 3500ms);
-    co_await t.async_wait(asio::use_awaitable);
-    co_await c.put("/app/x", "2");
-    BOOST_TEST((co_await c.get("/app/x"))->value == "2");
-    BOOST_TEST(c.impl().transport.stats().reauthentications >= 1u);
-  }, 60s);
+  run(
+      [&](asio::io_context& io) -> asio::awaitable<void> {
+        client c(io.get_executor(), cfg);
+        co_await c.put("/app/x", "1");
+        BOOST_TEST((co_await c.get("/app/x"))->value == "1");
+        // Simple tokens expire (here after 2 s): the client authenticates again by itself.
+        asio::steady_timer t(io, 3500ms);
+        co_await t.async_wait(asio::use_awaitable);
+        co_await c.put("/app/x", "2");
+        BOOST_TEST((co_await c.get("/app/x"))->value == "2");
+        BOOST_TEST(c.impl().transport.stats().reauthentications >= 1u);
+      },
+      60s);
 
   auto wrong = cfg;
   wrong.password = "not-the-password";

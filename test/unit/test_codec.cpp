@@ -1,10 +1,10 @@
 #include <boost/test/unit_test.hpp>
 
+#include <nlohmann/json.hpp>
 #include "coordination/error.hpp"
 #include "detail/base64.hpp"
 #include "detail/codec.hpp"
 #include "detail/error_mapping.hpp"
-#include <nlohmann/json.hpp>
 
 using namespace coordination;
 using namespace coordination::detail;
@@ -29,13 +29,13 @@ BOOST_AUTO_TEST_CASE(base64_round_trips_every_length_and_byte) {
 }
 
 BOOST_AUTO_TEST_CASE(base64_rejects_non_canonical_input) {
-  BOOST_TEST(!base64_decode("Zm8").has_value());      // unpadded
+  BOOST_TEST(!base64_decode("Zm8").has_value());  // unpadded
   BOOST_TEST(!base64_decode("Zm9=v").has_value());
-  BOOST_TEST(!base64_decode("Zm!v").has_value());     // bad character
-  BOOST_TEST(!base64_decode("Zm=v").has_value());     // padding in the middle
+  BOOST_TEST(!base64_decode("Zm!v").has_value());  // bad character
+  BOOST_TEST(!base64_decode("Zm=v").has_value());  // padding in the middle
   BOOST_TEST(base64_decode("Zm8=").has_value());
   BOOST_TEST(!base64_decode("Zm9").has_value());
-  BOOST_TEST(!base64_decode("AB==").has_value());     // non-zero dropped bits
+  BOOST_TEST(!base64_decode("AB==").has_value());  // non-zero dropped bits
 }
 
 BOOST_AUTO_TEST_CASE(prefix_range_end_follows_etcd) {
@@ -152,18 +152,17 @@ BOOST_AUTO_TEST_CASE(decodes_leases_and_cluster) {
       R"("raftIndex":"11","raftTerm":"2"})");
   BOOST_TEST(s.version == "3.4.23");
   BOOST_TEST(s.leader == 9u);
-  auto m = decode_member_list(
-      R"({"header":{},"members":[{"ID":"1","name":"m0","peerURLs":["http://p"],)"
-      R"("clientURLs":["http://c1","http://c2"]}]})");
+  auto m =
+      decode_member_list(R"({"header":{},"members":[{"ID":"1","name":"m0","peerURLs":["http://p"],)"
+                         R"("clientURLs":["http://c1","http://c2"]}]})");
   BOOST_TEST(m.members.at(0).client_urls.size() == 2u);
   BOOST_TEST(!m.members.at(0).is_learner);
 }
 
 BOOST_AUTO_TEST_CASE(wrong_shapes_are_protocol_errors) {
   for (std::string bad :
-       {"", "garbage", "[]", "{\"kvs\":{}}", "{\"kvs\":[{\"key\":\"@@\"}]}",
-        "{\"count\":\"12x\"}", "{\"count\":true}", "{\"kvs\":[3]}", "{\"header\":[]}",
-        "{\"more\":\"yes\"}"}) {
+       {"", "garbage", "[]", "{\"kvs\":{}}", "{\"kvs\":[{\"key\":\"@@\"}]}", "{\"count\":\"12x\"}",
+        "{\"count\":true}", "{\"kvs\":[3]}", "{\"header\":[]}", "{\"more\":\"yes\"}"}) {
     try {
       decode_range(bad);
       BOOST_FAIL("accepted: " + bad);
@@ -174,9 +173,9 @@ BOOST_AUTO_TEST_CASE(wrong_shapes_are_protocol_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(maps_gateway_errors) {
-  auto m = map_gateway_error(
-      400, R"({"error":"mvcc: required revision has been compacted","code":11,)"
-           R"("message":"mvcc: required revision has been compacted"})");
+  auto m =
+      map_gateway_error(400, R"({"error":"mvcc: required revision has been compacted","code":11,)"
+                             R"("message":"mvcc: required revision has been compacted"})");
   BOOST_TEST(m.code == error::compacted);
   BOOST_TEST(m.message == "mvcc: required revision has been compacted");
   BOOST_TEST((m.action == disposition::fail));
@@ -196,7 +195,8 @@ BOOST_AUTO_TEST_CASE(maps_gateway_errors) {
   BOOST_TEST((m.action == disposition::reauthenticate));
 
   m = map_gateway_error(
-      400, R"({"code":3,"message":"etcdserver: authentication failed, invalid user ID or password"})");
+      400,
+      R"({"code":3,"message":"etcdserver: authentication failed, invalid user ID or password"})");
   BOOST_TEST(m.code == error::auth_failed);
 
   m = map_gateway_error(403, R"({"code":7,"message":"etcdserver: permission denied"})");

@@ -11,7 +11,8 @@ using namespace coordination;
 namespace {
 
 const std::string msg1 = R"({"result":{"header":{"revision":"5"},"created":true}})";
-const std::string msg2 = R"({"result":{"events":[{"kv":{"key":"e30=","value":"In0i"}}],"s":"}{\"\\"}})";
+const std::string msg2 =
+    R"({"result":{"events":[{"kv":{"key":"e30=","value":"In0i"}}],"s":"}{\"\\"}})";
 const std::string msg3 = R"({"result":{"header":{},"canceled":true,"compact_revision":"3"}})";
 
 std::string chunk(const std::string& data) {

@@ -1,6 +1,8 @@
 // coordctl: the shell face of the coordination library.
 // Exit codes: 0 success; 1 the operation failed (etcd error, timeout, unavailable); 2 bad usage
 // or invalid input.
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -9,8 +11,6 @@
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/spdlog.h>
 
 namespace asio = boost::asio;
 using namespace coordination;
@@ -57,7 +57,8 @@ client_config make_config(const global_options& g) {
   cfg.request_timeout = std::chrono::milliseconds(static_cast<long>(g.timeout * 1000));
   cfg.dial_timeout = std::min(cfg.dial_timeout, cfg.request_timeout);
   // The tool reports errors itself, on one line: keep the library quiet.
-  cfg.logger = std::make_shared<spdlog::logger>("coordctl", std::make_shared<spdlog::sinks::null_sink_mt>());
+  cfg.logger =
+      std::make_shared<spdlog::logger>("coordctl", std::make_shared<spdlog::sinks::null_sink_mt>());
   return cfg;
 }
 
@@ -111,7 +112,8 @@ int main(int argc, char** argv) {
         range_options o;
         o.prefix = prefix;
         o.revision = rev;
-        if (rev < 0) throw coordination_error(error::invalid_argument, "--rev: must not be negative");
+        if (rev < 0)
+          throw coordination_error(error::invalid_argument, "--rev: must not be negative");
         auto r = co_await c.range(key, o);
         if (g.json) {
           json kvs = json::array();
@@ -123,7 +125,8 @@ int main(int argc, char** argv) {
       } else if (put->parsed()) {
         put_options o;
         if (put->count("--ttl")) {
-          if (ttl <= 0) throw coordination_error(error::invalid_argument, "--ttl: must be positive");
+          if (ttl <= 0)
+            throw coordination_error(error::invalid_argument, "--ttl: must be positive");
           o.lease = (co_await c.lease_grant(ttl)).id;
         }
         auto r = co_await c.put(key, value, o);
@@ -143,8 +146,7 @@ int main(int argc, char** argv) {
     };
     std::exception_ptr failure;
     auto whole = std::chrono::milliseconds(static_cast<long>(g.timeout * 1000) + 500);
-    asio::co_spawn(io, with_timeout(command(), whole),
-                   [&](std::exception_ptr e) { failure = e; });
+    asio::co_spawn(io, with_timeout(command(), whole), [&](std::exception_ptr e) { failure = e; });
     io.run();
     if (failure) std::rethrow_exception(failure);
   } catch (const coordination_error& e) {
