@@ -8,7 +8,7 @@
 
 namespace coordination::detail {
 
-struct client_impl {
+struct client_impl : std::enable_shared_from_this<client_impl> {
   client_impl(boost::asio::any_io_executor ex, client_config c);
   boost::asio::any_io_executor executor;
   client_config config;

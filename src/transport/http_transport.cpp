@@ -151,9 +151,13 @@ void http_transport::mark_failed(std::size_t index) {
 
 asio::awaitable<std::string> http_transport::call(std::string_view path, std::string body,
                                                   call_kind kind) {
+  return call(path, std::move(body), kind, clock::now() + cfg_.request_timeout);
+}
+
+asio::awaitable<std::string> http_transport::call(std::string_view path, std::string body,
+                                                  call_kind kind, clock::time_point deadline) {
   try {
-    co_return co_await run(std::nullopt, path, std::move(body), kind, true,
-                           clock::now() + cfg_.request_timeout);
+    co_return co_await run(std::nullopt, path, std::move(body), kind, true, deadline);
   } catch (const boost::system::system_error& e) {
     // Asio throws operation_aborted at a co_await once the caller cancelled the coroutine.
     if (e.code() == asio::error::operation_aborted)

@@ -38,6 +38,9 @@ class http_transport {
 
   // POSTs `body` to `path`; returns the body of a 2xx answer, throws coordination_error.
   boost::asio::awaitable<std::string> call(std::string_view path, std::string body, call_kind kind);
+  // Same with a deadline of the caller's instead of request_timeout.
+  boost::asio::awaitable<std::string> call(std::string_view path, std::string body, call_kind kind,
+                                           clock::time_point deadline);
   // Same, but only to the endpoint `url` (must be one of endpoints()), no failover.
   boost::asio::awaitable<std::string> call_at(std::string_view url, std::string_view path,
                                               std::string body, call_kind kind);
