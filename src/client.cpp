@@ -37,6 +37,15 @@ client_impl::client_impl(asio::any_io_executor ex, client_config c)
       log(logger_for(config)),
       transport(ex, config, log) {}
 
+client_impl::~client_impl() {
+  if (watches) watches->shutdown();
+}
+
+watch_hub& client_impl::hub() {
+  if (!watches) watches = std::make_shared<watch_hub>(*this);
+  return *watches;
+}
+
 void check_key(std::string_view key, const char* field) {
   if (key.empty())
     throw coordination_error(error::invalid_argument, std::string(field) + ": must not be empty");
@@ -74,7 +83,35 @@ std::vector<std::string> client::endpoints() const {
   return impl_->transport.endpoints();
 }
 void client::close() {
+  if (impl_->watches) impl_->watches->shutdown();
   impl_->transport.close();
+}
+
+asio::awaitable<watch_stream> client::watch(std::string key, watch_options options) {
+  auto self = impl_;
+  if (!(options.prefix && key.empty())) detail::check_key(key);
+  if (options.start_revision < 0)
+    throw coordination_error(error::invalid_argument, "start_revision: must not be negative");
+  if (!options.prefix && !options.range_end.empty() && options.range_end <= key &&
+      options.range_end != std::string(1, '\0'))
+    throw coordination_error(error::invalid_argument, "range_end: must be above the key");
+  std::string end = options.prefix ? prefix_range_end(key) : options.range_end;
+  if (options.prefix && key.empty()) key = std::string(1, '\0');
+  co_return co_await self->hub().watch(std::move(key), std::move(end), std::move(options));
+}
+
+asio::awaitable<watch_stream> client::watch_prefix(std::string prefix, watch_options options) {
+  options.prefix = true;
+  return watch(std::move(prefix), std::move(options));
+}
+
+asio::awaitable<watch_stream> client::watch_range(std::string key, std::string range_end,
+                                                  watch_options options) {
+  if (range_end.empty())
+    throw coordination_error(error::invalid_argument, "range_end: must not be empty");
+  options.prefix = false;
+  options.range_end = std::move(range_end);
+  return watch(std::move(key), std::move(options));
 }
 
 asio::awaitable<range_result> client::range(std::string key, range_options options) {

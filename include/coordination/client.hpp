@@ -23,6 +23,7 @@
 #include "coordination/client_config.hpp"
 #include "coordination/error.hpp"
 #include "coordination/types.hpp"
+#include "coordination/watch.hpp"
 
 namespace coordination {
 
@@ -71,8 +72,16 @@ class client {
   // Replaces the endpoint list with the members' client URLs; returns the new list.
   boost::asio::awaitable<std::vector<std::string>> refresh_endpoints();
 
+  // ---- Watch (see watch.hpp) ----
+  // Completes once etcd has created the watch (within request_timeout).
+  boost::asio::awaitable<watch_stream> watch(std::string key, watch_options options = {});
+  boost::asio::awaitable<watch_stream> watch_prefix(std::string prefix, watch_options options = {});
+  boost::asio::awaitable<watch_stream> watch_range(std::string key, std::string range_end,
+                                                   watch_options options = {});
+
   std::vector<std::string> endpoints() const;
-  // Closes every connection; calls in flight or made later fail with `cancelled`.
+  // Closes every connection and ends every watch; calls in flight or made later fail with
+  // `cancelled`.
   void close();
 
   // For the library's upper layers (sessions, watches, recipes).

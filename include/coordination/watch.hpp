@@ -35,24 +35,24 @@ enum class event_type { put, del };
 
 struct watch_event {
   event_type type = event_type::put;
-  key_value kv;  // for a delete: key and mod_revision (the delete's revision)
+  key_value kv;                      // for a delete: key and mod_revision (the delete's revision)
   std::optional<key_value> prev_kv;  // with watch_options::prev_kv
 };
 
 struct watch_batch {
-  std::int64_t revision = 0;  // the header revision of the answer (etcd's newest at the time)
+  std::int64_t revision = 0;        // the header revision of the answer (etcd's newest at the time)
   std::vector<watch_event> events;  // empty for a progress notification
 };
 
 struct watch_options {
-  watch_options() {}  // not an aggregate: see the GCC 12 note in types.hpp
+  watch_options() {}                // not an aggregate: see the GCC 12 note in types.hpp
   std::string range_end;            // with watch(): watch [key, range_end)
   bool prefix = false;              // every key starting with the key
   std::int64_t start_revision = 0;  // 0: from now; n: replay from revision n
   bool prev_kv = false;
-  bool progress_notify = false;     // etcd sends empty batches now and then (10 min default)
-  bool filter_put = false;          // leave out puts
-  bool filter_delete = false;       // leave out deletes
+  bool progress_notify = false;  // etcd sends empty batches now and then (10 min default)
+  bool filter_put = false;       // leave out puts
+  bool filter_delete = false;    // leave out deletes
   std::size_t max_queued_events = 4096;
 };
 

@@ -5,6 +5,7 @@
 
 #include "coordination/client_config.hpp"
 #include "transport/http_transport.hpp"
+#include "watch/watch_hub.hpp"
 
 namespace coordination::detail {
 
@@ -14,6 +15,10 @@ struct client_impl : std::enable_shared_from_this<client_impl> {
   client_config config;
   std::shared_ptr<spdlog::logger> log;
   transport::http_transport transport;
+  std::shared_ptr<watch_hub> watches;  // created on the first watch
+
+  ~client_impl();
+  watch_hub& hub();
 };
 
 // Throws invalid_argument naming `field` when `key` is empty.

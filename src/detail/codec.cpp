@@ -463,4 +463,65 @@ member_list_result decode_member_list(std::string_view body) {
   });
 }
 
+std::string encode_watch_create(const watch_create& w) {
+  writer c;
+  c.bytes("key", w.key);
+  if (!w.range_end.empty()) c.bytes("range_end", w.range_end);
+  if (w.start_revision) c.number("start_revision", w.start_revision);
+  c.flag("progress_notify", w.progress_notify).flag("prev_kv", w.prev_kv);
+  if (w.filter_put || w.filter_delete) {
+    std::string filters = "[";
+    if (w.filter_put) filters += "\"NOPUT\"";
+    if (w.filter_delete) filters += std::string(w.filter_put ? "," : "") + "\"NODELETE\"";
+    filters += "]";
+    c.raw("filters", filters);
+  }
+  c.number("watch_id", w.watch_id);
+  return writer().raw("create_request", c.done()).done();
+}
+
+std::string encode_watch_cancel(std::int64_t watch_id) {
+  return writer().raw("cancel_request", writer().number("watch_id", watch_id).done()).done();
+}
+
+std::string encode_watch_progress() {
+  return R"({"progress_request":{}})";
+}
+
+watch_message decode_watch_message(std::string_view body) {
+  return guarded(body, [](const json& j) {
+    watch_message m;
+    if (const json* e = member_of(j, "error")) {
+      if (e->is_object()) {
+        m.stream_error = text(*e, "message");
+        m.stream_error_code = static_cast<int>(i64(*e, "grpc_code"));
+      } else {
+        m.stream_error = e->is_string() ? e->get<std::string>() : e->dump();
+      }
+      return m;
+    }
+    const json* r = member_of(j, "result");
+    if (!r || !r->is_object()) bad("a watch message has neither result nor error");
+    m.header = header_of(*r);
+    m.watch_id = i64(*r, "watch_id");
+    m.created = boolean(*r, "created");
+    m.canceled = boolean(*r, "canceled");
+    m.fragment = boolean(*r, "fragment");
+    m.compact_revision = i64(*r, "compact_revision");
+    m.cancel_reason = text(*r, "cancel_reason");
+    for (auto& e : array(*r, "events")) {
+      watch_event_wire ev;
+      auto type = text(e, "type");
+      if (type == "DELETE")
+        ev.is_delete = true;
+      else if (!type.empty() && type != "PUT")
+        bad("unknown event type '" + type + "'");
+      ev.kv = kv_of(object(e, "kv"));
+      if (const json* p = member_of(e, "prev_kv")) ev.prev_kv = kv_of(*p);
+      m.events.push_back(std::move(ev));
+    }
+    return m;
+  });
+}
+
 }  // namespace coordination::detail

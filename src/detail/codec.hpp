@@ -35,4 +35,41 @@ std::vector<std::int64_t> decode_lease_leases(std::string_view body);
 status_result decode_status(std::string_view body);
 member_list_result decode_member_list(std::string_view body);
 
+// ---- watch ----
+struct watch_create {
+  std::int64_t watch_id = 0;
+  std::string key;
+  std::string range_end;
+  std::int64_t start_revision = 0;
+  bool prev_kv = false;
+  bool progress_notify = false;
+  bool filter_put = false;
+  bool filter_delete = false;
+};
+std::string encode_watch_create(const watch_create& w);
+std::string encode_watch_cancel(std::int64_t watch_id);
+std::string encode_watch_progress();
+
+struct watch_event_wire {
+  bool is_delete = false;
+  key_value kv;
+  std::optional<key_value> prev_kv;
+};
+
+// One message of a watch stream: a {"result":{...}} or an {"error":{...}} line.
+struct watch_message {
+  response_header header;
+  std::int64_t watch_id = 0;
+  bool created = false;
+  bool canceled = false;
+  bool fragment = false;
+  std::int64_t compact_revision = 0;
+  std::string cancel_reason;
+  std::vector<watch_event_wire> events;
+  // Set for an {"error":...} message: the stream ends after it.
+  std::optional<std::string> stream_error;
+  int stream_error_code = 0;  // its gRPC code
+};
+watch_message decode_watch_message(std::string_view body);
+
 }  // namespace coordination::detail

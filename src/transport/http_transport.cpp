@@ -182,6 +182,12 @@ asio::awaitable<std::string> http_transport::call_at(std::string_view url, std::
                            "endpoint: '" + std::string(url) + "' is not one of the client's");
 }
 
+asio::awaitable<std::string> http_transport::authorization(clock::time_point deadline) {
+  if (cfg_.username.empty()) co_return std::string();
+  if (token_.empty()) co_await authenticate(deadline);
+  co_return token_;
+}
+
 asio::awaitable<void> http_transport::authenticate(clock::time_point deadline) {
   nlohmann::json creds{{"name", cfg_.username}, {"password", cfg_.password}};
   // The token request shares the caller's deadline.

@@ -52,6 +52,18 @@ class http_transport {
   // Connections open (idle or in use) over all endpoints.
   std::size_t open_connections() const;
   const transport_stats& stats() const { return stats_; }
+
+  // For long-lived streams (the watch hub) that manage their own connections:
+  std::size_t pick_endpoint() { return pick(); }
+  const endpoint& endpoint_at(std::size_t i) const { return endpoints_[i].connections->remote(); }
+  std::size_t endpoint_count() const { return endpoints_.size(); }
+  void mark_endpoint_failed(std::size_t i) { mark_failed(i); }
+  void mark_endpoint_healthy(std::size_t i) { endpoints_[i].cooldown_until = {}; }
+  boost::asio::ssl::context* tls_context() { return tls_ ? &*tls_ : nullptr; }
+  // The Authorization value to send (authenticating first when needed); empty without auth.
+  boost::asio::awaitable<std::string> authorization(clock::time_point deadline);
+  // Forgets the token (it was refused); the next authorization() fetches a new one.
+  void drop_token() { token_.clear(); }
   boost::asio::any_io_executor get_executor() const { return ex_; }
   spdlog::logger& log() const { return *log_; }
   void close();

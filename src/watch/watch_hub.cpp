@@ -1,0 +1,323 @@
+#include "watch/watch_hub.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "coordination/error.hpp"
+#include "detail/client_impl.hpp"
+#include "detail/codec.hpp"
+
+namespace coordination::detail {
+
+namespace asio = boost::asio;
+using clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+watch_hub::watch_hub(client_impl& impl) : impl_(impl) {}
+
+watch_hub::~watch_hub() {
+  shutdown();
+}
+
+watch_hub_stats watch_hub::stats() const {
+  auto s = stats_;
+  s.links = links_.size();
+  s.watches = 0;
+  for (auto& l : links_) s.watches += l->watches.size();
+  return s;
+}
+
+void watch_hub::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  auto links = std::move(links_);
+  links_.clear();
+  for (auto& link : links) {
+    link->dead = true;
+    link->conn.close();
+    link->outbox_signal.cancel();
+    auto watches = std::move(link->watches);
+    link->watches.clear();
+    for (auto& [id, w] : watches) end(*w, make_error_code(error::cancelled), "client closed");
+  }
+}
+
+asio::awaitable<watch_stream> watch_hub::watch(std::string key, std::string range_end,
+                                               watch_options options) {
+  auto self = shared_from_this();
+  if (shut_down_) throw coordination_error(error::cancelled, "client closed");
+  auto w = std::make_shared<watch_state>(impl_.executor);
+  w->hub = self;
+  w->id = next_id_++;
+  w->key = std::move(key);
+  w->range_end = std::move(range_end);
+  w->options = std::move(options);
+  if (w->options.max_queued_events == 0) w->options.max_queued_events = 1;
+  w->next_revision = w->options.start_revision;
+  place(w);
+  const auto deadline = clock::now() + impl_.config.request_timeout;
+  while (w->phase == watch_phase::placing || w->phase == watch_phase::creating) {
+    w->woken = false;
+    w->signal.expires_at(deadline);
+    co_await w->signal.async_wait(use_tuple);
+    if (!w->woken) {
+      bool late = clock::now() >= deadline;
+      cancel(*w);
+      if (late)
+        throw coordination_error(
+            error::unavailable,
+            "watch: not created within request_timeout (no endpoint served it)");
+      throw coordination_error(error::cancelled, "watch: creation cancelled");
+    }
+  }
+  w->signal.expires_at(clock::time_point::max());
+  if (w->phase == watch_phase::ended && w->batches.empty())
+    throw coordination_error(w->end_code, w->end_message);
+  co_return watch_stream(std::move(w));
+}
+
+void watch_hub::place(const std::shared_ptr<watch_state>& w) {
+  if (shut_down_) {
+    end(*w, make_error_code(error::cancelled), "client closed");
+    return;
+  }
+  auto link = link_for(impl_.transport.pick_endpoint());
+  w->wire_id = next_wire_id_++;
+  w->link = link;
+  w->phase = watch_phase::creating;
+  link->watches[w->wire_id] = w;
+  watch_create c;
+  c.watch_id = w->wire_id;
+  c.key = w->key;
+  c.range_end = w->range_end;
+  c.start_revision = w->next_revision;
+  c.prev_kv = w->options.prev_kv;
+  c.progress_notify = w->options.progress_notify;
+  c.filter_put = w->options.filter_put;
+  c.filter_delete = w->options.filter_delete;
+  send(*link, encode_watch_create(c));
+}
+
+std::shared_ptr<watch_link> watch_hub::link_for(std::size_t endpoint_index) {
+  std::shared_ptr<watch_link> least;
+  std::size_t on_endpoint = 0;
+  for (auto& l : links_) {
+    if (l->dead || l->endpoint_index != endpoint_index) continue;
+    ++on_endpoint;
+    if (l->watches.size() < max_watches_per_link) return l;  // fill links before opening more
+    if (!least || l->watches.size() < least->watches.size()) least = l;
+  }
+  if (least && on_endpoint >= max_links_per_endpoint) return least;
+  auto link = std::make_shared<watch_link>(impl_.executor, endpoint_index,
+                                           impl_.transport.endpoint_at(endpoint_index),
+                                           impl_.transport.tls_context());
+  links_.push_back(link);
+  asio::co_spawn(impl_.executor, run_link(link), asio::detached);
+  return link;
+}
+
+void watch_hub::send(watch_link& link, std::string frame) {
+  link.outbox.push_back(std::move(frame));
+  link.outbox_signal.cancel();
+}
+
+asio::awaitable<void> watch_hub::run_link(std::shared_ptr<watch_link> link) {
+  auto self = shared_from_this();
+  try {
+    transport::ws_options o;
+    o.handshake_deadline = clock::now() + impl_.config.dial_timeout;
+    o.idle_timeout = idle_timeout;
+    o.require_leader = impl_.config.require_leader;
+    o.max_message = impl_.config.max_response_bytes;
+    o.authorization =
+        co_await impl_.transport.authorization(clock::now() + impl_.config.request_timeout);
+    if (link->dead) co_return;
+    auto ec = co_await link->conn.connect(o);
+    if (link->dead) co_return;
+    if (ec) {
+      link_failed(link, "connect: " + ec.message());
+      co_return;
+    }
+    asio::co_spawn(impl_.executor, write_loop(link), asio::detached);
+    for (;;) {
+      auto [rec, text] = co_await link->conn.read();
+      if (link->dead) co_return;
+      if (rec) {
+        link_failed(link, rec.message());
+        co_return;
+      }
+      if (!link->healthy) {
+        link->healthy = true;
+        consecutive_failures_ = 0;
+      }
+      on_message(link, text);
+      if (link->dead) co_return;
+    }
+  } catch (const std::exception& e) {
+    if (!link->dead) link_failed(link, e.what());
+  }
+}
+
+asio::awaitable<void> watch_hub::write_loop(std::shared_ptr<watch_link> link) {
+  auto self = shared_from_this();
+  while (!link->dead) {
+    if (link->outbox.empty()) {
+      link->outbox_signal.expires_at(clock::time_point::max());
+      co_await link->outbox_signal.async_wait(use_tuple);
+      continue;
+    }
+    auto frame = std::move(link->outbox.front());
+    link->outbox.pop_front();
+    auto ec = co_await link->conn.write(frame);
+    if (ec) {
+      if (!link->dead) link_failed(link, "write: " + ec.message());
+      co_return;
+    }
+  }
+}
+
+void watch_hub::link_failed(const std::shared_ptr<watch_link>& link, const std::string& why) {
+  if (link->dead) return;
+  link->dead = true;
+  link->conn.close();
+  link->outbox_signal.cancel();
+  links_.remove(link);
+  if (shut_down_) return;
+  ++stats_.link_failures;
+  ++consecutive_failures_;
+  impl_.transport.mark_endpoint_failed(link->endpoint_index);
+  impl_.log->info("coordination: watch stream to {} broke ({}); moving {} watch(es)",
+                  link->conn.remote().url, why, link->watches.size());
+  std::vector<std::shared_ptr<watch_state>> moving;
+  for (auto& [wire, w] : link->watches) {
+    w->link.reset();
+    if (w->phase == watch_phase::creating || w->phase == watch_phase::active) {
+      w->phase = watch_phase::placing;
+      moving.push_back(w);
+    }
+  }
+  link->watches.clear();
+  if (!moving.empty())
+    asio::co_spawn(impl_.executor, place_later(std::move(moving)), asio::detached);
+}
+
+asio::awaitable<void> watch_hub::place_later(std::vector<std::shared_ptr<watch_state>> ws) {
+  auto self = shared_from_this();
+  int shift = std::min(consecutive_failures_, 6);
+  auto cap = std::min<std::chrono::milliseconds>(50ms * (1 << shift), 2000ms);
+  std::uniform_int_distribution<long> jitter(cap.count() / 2, cap.count());
+  asio::steady_timer t(impl_.executor, std::chrono::milliseconds(jitter(rng_)));
+  co_await t.async_wait(use_tuple);
+  for (auto& w : ws) {
+    if (w->phase != watch_phase::placing) continue;  // cancelled meanwhile
+    ++stats_.resumed_watches;
+    place(w);
+  }
+}
+
+void watch_hub::end(watch_state& w, std::error_code code, std::string message) {
+  if (w.phase == watch_phase::ended) return;
+  w.phase = watch_phase::ended;
+  w.end_code = code;
+  w.end_message = std::move(message);
+  w.link.reset();
+  w.wake();
+}
+
+void watch_hub::cancel(watch_state& w) {
+  if (w.phase == watch_phase::ended) return;
+  if (w.link && !w.link->dead) {
+    send(*w.link, encode_watch_cancel(w.wire_id));
+    w.link->watches.erase(w.wire_id);
+  }
+  end(w, make_error_code(error::cancelled), "watch cancelled");
+}
+
+void watch_hub::consumed(const std::shared_ptr<watch_state>& w) {
+  if (w->phase == watch_phase::paused && w->queued_events <= w->options.max_queued_events / 2)
+    place(w);
+}
+
+void watch_hub::on_message(const std::shared_ptr<watch_link>& link, const std::string& text) {
+  watch_message m;
+  try {
+    m = decode_watch_message(text);
+  } catch (const coordination_error& e) {
+    link_failed(link, e.what());
+    return;
+  }
+  if (m.stream_error) {
+    if (m.stream_error->find("auth token") != std::string::npos) impl_.transport.drop_token();
+    link_failed(link, "etcd ended the stream: " + *m.stream_error);
+    return;
+  }
+  if (m.watch_id == -1) return;  // answer to a progress_request
+  auto it = link->watches.find(m.watch_id);
+  if (it == link->watches.end()) return;  // cancelled or paused meanwhile
+  auto w = it->second;
+  if (m.created && w->phase == watch_phase::creating) {
+    w->phase = watch_phase::active;
+    if (w->next_revision == 0) w->next_revision = m.header.revision + 1;
+    w->wake();
+  }
+  if (m.canceled) {
+    link->watches.erase(it);
+    w->link.reset();
+    if (m.compact_revision > 0) {
+      w->compact_revision = m.compact_revision;
+      end(*w, make_error_code(error::compacted),
+          "watch from revision " + std::to_string(w->next_revision) +
+              ": history was compacted up to revision " + std::to_string(m.compact_revision));
+    } else {
+      auto code = m.cancel_reason.find("permission") != std::string::npos ? error::permission_denied
+                                                                          : error::server_error;
+      end(*w, make_error_code(code), "etcd cancelled the watch: " + m.cancel_reason);
+    }
+    return;
+  }
+  if (w->phase != watch_phase::active) return;
+  if (m.events.empty()) {
+    // A progress notification: every event up to header.revision has been sent.
+    if (!m.created && m.header.revision >= w->next_revision) {
+      w->next_revision = m.header.revision + 1;
+      if (w->options.progress_notify) {
+        w->batches.push_back(watch_batch{m.header.revision, {}});
+        w->wake();
+      }
+    }
+    return;
+  }
+  watch_batch b;
+  b.revision = m.header.revision;
+  b.events.reserve(m.events.size());
+  for (auto& e : m.events) {
+    if (e.kv.mod_revision < w->next_revision) {
+      ++stats_.duplicates_dropped;
+      continue;
+    }
+    b.events.push_back(watch_event{e.is_delete ? event_type::del : event_type::put, std::move(e.kv),
+                                   std::move(e.prev_kv)});
+  }
+  if (b.events.empty()) return;
+  w->next_revision = b.events.back().kv.mod_revision + 1;
+  w->queued_events += b.events.size();
+  w->batches.push_back(std::move(b));
+  w->wake();
+  if (w->queued_events > w->options.max_queued_events) {
+    // Back-pressure: stop the server side, keep what is queued, resume from next_revision once
+    // the consumer has caught up (consumed()).
+    send(*link, encode_watch_cancel(w->wire_id));
+    link->watches.erase(w->wire_id);  // late answers for this wire id are ignored
+    w->link.reset();
+    w->phase = watch_phase::paused;
+    impl_.log->debug("coordination: watch {} paused with {} events queued", w->id,
+                     w->queued_events);
+  }
+}
+
+}  // namespace coordination::detail

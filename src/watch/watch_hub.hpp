@@ -1,0 +1,114 @@
+// The watch hub: every watch of one client, multiplexed over a few WebSocket links per endpoint.
+// It places each watch on a link (at most max_watches_per_link per link, max_links_per_endpoint
+// links per endpoint), routes answers by the watch id on the wire, drops events already
+// delivered, and when a link breaks re-creates its watches from their next revision on a link to
+// the endpoint the transport picks (after a backoff). See coordination/watch.hpp for the
+// guarantees. Not thread-safe: the client's executor only.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <list>
+#include <map>
+#include <memory>
+#include <random>
+
+#include "coordination/watch.hpp"
+#include "transport/ws_connection.hpp"
+
+namespace coordination::detail {
+
+struct client_impl;
+class watch_hub;
+struct watch_link;
+
+enum class watch_phase { placing, creating, active, paused, ended };
+
+struct watch_state {
+  explicit watch_state(boost::asio::any_io_executor ex)
+      : signal(ex, std::chrono::steady_clock::time_point::max()) {}
+  std::shared_ptr<watch_hub> hub;
+  std::int64_t id = 0;       // stable, for the user
+  std::int64_t wire_id = 0;  // the etcd watch_id of the current creation
+  std::string key, range_end;
+  watch_options options;
+  std::int64_t next_revision = 0;  // first revision not queued yet; 0 = "now" (never created)
+  std::int64_t last_revision = 0;  // last revision handed to the consumer
+  std::deque<watch_batch> batches;
+  std::size_t queued_events = 0;
+  watch_phase phase = watch_phase::placing;
+  std::error_code end_code;
+  std::string end_message;
+  std::int64_t compact_revision = 0;
+  std::shared_ptr<watch_link> link;
+  boost::asio::steady_timer signal;  // cancelled to wake the consumer or the creator
+  bool woken = false;
+  void wake() {
+    woken = true;
+    signal.cancel();
+  }
+};
+
+struct watch_link {
+  watch_link(boost::asio::any_io_executor ex, std::size_t endpoint_index,
+             const transport::endpoint& ep, boost::asio::ssl::context* tls)
+      : endpoint_index(endpoint_index),
+        conn(ex, ep, tls),
+        outbox_signal(ex, std::chrono::steady_clock::time_point::max()) {}
+  std::size_t endpoint_index;
+  transport::ws_connection conn;
+  std::map<std::int64_t, std::shared_ptr<watch_state>> watches;  // by wire id
+  std::deque<std::string> outbox;
+  boost::asio::steady_timer outbox_signal;
+  bool dead = false;
+  bool healthy = false;  // has received a message
+};
+
+struct watch_hub_stats {
+  std::size_t links = 0;
+  std::size_t watches = 0;
+  std::uint64_t link_failures = 0;
+  std::uint64_t resumed_watches = 0;
+  std::uint64_t events_delivered = 0;
+  std::uint64_t duplicates_dropped = 0;
+};
+
+class watch_hub : public std::enable_shared_from_this<watch_hub> {
+ public:
+  explicit watch_hub(client_impl& impl);
+  ~watch_hub();
+
+  boost::asio::awaitable<watch_stream> watch(std::string key, std::string range_end,
+                                             watch_options options);
+  void cancel(watch_state& w);
+  // The consumer took a batch: a paused watch resumes once its queue is half empty.
+  void consumed(const std::shared_ptr<watch_state>& w);
+  void shutdown();
+  watch_hub_stats stats() const;
+
+  std::size_t max_watches_per_link = 1000;
+  std::size_t max_links_per_endpoint = 16;
+  std::chrono::milliseconds idle_timeout{10000};
+
+ private:
+  void place(const std::shared_ptr<watch_state>& w);
+  std::shared_ptr<watch_link> link_for(std::size_t endpoint_index);
+  boost::asio::awaitable<void> run_link(std::shared_ptr<watch_link> link);
+  boost::asio::awaitable<void> write_loop(std::shared_ptr<watch_link> link);
+  boost::asio::awaitable<void> place_later(std::vector<std::shared_ptr<watch_state>> ws);
+  void on_message(const std::shared_ptr<watch_link>& link, const std::string& text);
+  void link_failed(const std::shared_ptr<watch_link>& link, const std::string& why);
+  void end(watch_state& w, std::error_code code, std::string message);
+  void send(watch_link& link, std::string frame);
+
+  client_impl& impl_;
+  std::list<std::shared_ptr<watch_link>> links_;
+  std::int64_t next_id_ = 1;
+  std::int64_t next_wire_id_ = 1;
+  int consecutive_failures_ = 0;
+  bool shut_down_ = false;
+  std::minstd_rand rng_{std::random_device{}()};
+  watch_hub_stats stats_;
+};
+
+}  // namespace coordination::detail
