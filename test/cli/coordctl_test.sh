@@ -67,5 +67,22 @@ stderr_lacks wrong-password-hides "s3cret-pw"
 [[ $(wc -l <"$WORK/stderr") -le 1 ]] && passes=$((passes + 1)) || { echo "FAIL error is more than one line"; failures=$((failures + 1)); }
 check help 0 'get' -- "$CTL" --help
 
+# watch: one line per event until interrupted, JSON with --json, resumes from a past revision.
+start=$("$CTL" --json put /w/a 1 | sed -E 's/.*"revision":([0-9]+).*/\1/')
+"$CTL" put /w/b 2 >/dev/null
+"$CTL" del /w/a >/dev/null
+"$CTL" watch /w/ --prefix --rev "$start" >"$WORK/watch.txt" 2>"$WORK/watch.err" &
+wpid=$!
+"$CTL" --json watch /w/ --prefix --rev "$start" >"$WORK/watch.json" 2>&1 &
+jpid=$!
+for _ in $(seq 100); do [[ $(wc -l <"$WORK/watch.txt") -ge 3 && $(wc -l <"$WORK/watch.json") -ge 3 ]] && break; sleep 0.1; done
+kill -INT $wpid $jpid
+wait $wpid; wrc=$?
+wait $jpid
+if [[ $wrc -eq 0 && "$(cat "$WORK/watch.txt")" == $'PUT /w/a 1\nPUT /w/b 2\nDELETE /w/a ' ]]; then passes=$((passes + 1)); else
+  echo "FAIL watch: exit $wrc, got: $(cat "$WORK/watch.txt") $(cat "$WORK/watch.err")"; failures=$((failures + 1)); fi
+if grep -q '"type":"DELETE"' "$WORK/watch.json" && grep -q '"mod_revision":'"$start" "$WORK/watch.json"; then passes=$((passes + 1)); else
+  echo "FAIL watch --json: $(cat "$WORK/watch.json")"; failures=$((failures + 1)); fi
+
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]

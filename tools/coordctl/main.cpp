@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <coordination/client.hpp>
 #include <coordination/with_timeout.hpp>
 #include <cstdlib>
@@ -96,6 +97,12 @@ int main(int argc, char** argv) {
   del->add_option("KEY", key, "key")->required();
   del->add_flag("--prefix", prefix, "every key starting with KEY");
 
+  auto* watch = app.add_subcommand(
+      "watch", "print every change of a key (or prefix) until interrupted; survives etcd restarts");
+  watch->add_option("KEY", key, "key")->required();
+  watch->add_flag("--prefix", prefix, "every key starting with KEY");
+  watch->add_option("--rev", rev, "start at this revision (replays history)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -134,6 +141,36 @@ int main(int argc, char** argv) {
           print_json({{"revision", r.header.revision}, {"lease", o.lease}});
         else
           std::cout << "OK\n";
+      } else if (watch->parsed()) {
+        if (rev < 0)
+          throw coordination_error(error::invalid_argument, "--rev: must not be negative");
+        watch_options o;
+        o.prefix = prefix;
+        o.start_revision = rev;
+        auto w = co_await c.watch(key, o);
+        asio::signal_set signals(io, SIGINT, SIGTERM);
+        signals.async_wait([&](boost::system::error_code ec, int) {
+          if (!ec) w.cancel();
+        });
+        try {
+          for (;;) {
+            auto b = co_await w.next();
+            for (auto& e : b.events) {
+              const char* type = e.type == event_type::put ? "PUT" : "DELETE";
+              if (g.json)
+                print_json({{"type", type},
+                            {"key", e.kv.key},
+                            {"value", e.kv.value},
+                            {"mod_revision", e.kv.mod_revision}});
+              else
+                std::cout << type << " " << e.kv.key << " " << e.kv.value << "\n";
+            }
+            std::cout.flush();
+          }
+        } catch (const coordination_error& e) {
+          signals.cancel();
+          if (e.code() != error::cancelled) throw;  // cancelled: interrupted, a normal end
+        }
       } else if (del->parsed()) {
         delete_options o;
         o.prefix = prefix;
@@ -146,7 +183,12 @@ int main(int argc, char** argv) {
     };
     std::exception_ptr failure;
     auto whole = std::chrono::milliseconds(static_cast<long>(g.timeout * 1000) + 500);
-    asio::co_spawn(io, with_timeout(command(), whole), [&](std::exception_ptr e) { failure = e; });
+    // A watch runs until interrupted; every other command has the --timeout deadline.
+    asio::co_spawn(io, watch->parsed() ? command() : with_timeout(command(), whole),
+                   [&](std::exception_ptr e) {
+                     failure = e;
+                     io.stop();  // idle pooled connections and watch links keep nobody waiting
+                   });
     io.run();
     if (failure) std::rethrow_exception(failure);
   } catch (const coordination_error& e) {
