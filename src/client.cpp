@@ -42,7 +42,12 @@ client_impl::~client_impl() {
 }
 
 watch_hub& client_impl::hub() {
-  if (!watches) watches = std::make_shared<watch_hub>(*this);
+  if (!watches) {
+    watches = std::make_shared<watch_hub>(*this);
+    watches->post_form =
+        config.watch_transport == watch_transport::post ||
+        (config.watch_transport == watch_transport::automatic && !config.username.empty());
+  }
   return *watches;
 }
 

@@ -32,6 +32,12 @@ struct tls_config {
   bool verify_server = true;  // check the chain and that the certificate names the host
 };
 
+// How watch streams reach etcd. WebSockets are full duplex (watches are added and cancelled on a
+// live stream); the POST form fixes a stream's watches when it opens. etcd 3.4's WebSocket proxy
+// forwards no auth token, so `automatic` uses POST when a username is set, WebSockets otherwise
+// (and switches to POST if etcd refuses a watch for want of a token).
+enum class watch_transport { automatic, websocket, post };
+
 struct client_config {
   // http://host:port or https://host:port, in order of preference.
   std::vector<std::string> endpoints{"http://127.0.0.1:2379"};
@@ -49,6 +55,11 @@ struct client_config {
   // Send "Grpc-Metadata-Hasleader: true": a member without a leader refuses at once (then the
   // call fails over) instead of holding a write ~7 s and failing with an unknown outcome.
   bool require_leader = true;
+  coordination::watch_transport watch_transport = coordination::watch_transport::automatic;
+  // Watch streams: how often the endpoints that carry WebSocket watch streams are asked
+  // whether they have a leader (the WebSocket proxy cannot pass Grpc-Metadata-Hasleader);
+  // one without a leader loses its streams, whose watches move to another endpoint.
+  std::chrono::milliseconds watch_health_interval{2000};
   // Log sink; null means the logger named "coordination" (created on first use).
   std::shared_ptr<spdlog::logger> logger;
 

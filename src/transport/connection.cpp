@@ -88,10 +88,7 @@ asio::awaitable<exchange_result> connection::exchange(const http_request& req,
   co_return co_await exchange_on(*tcp_, req, max_body);
 }
 
-template <class Stream>
-asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_request& req,
-                                                         std::size_t max_body) {
-  exchange_result out;
+void connection::format_head(const http_request& req) {
   head_.clear();
   head_.append("POST ").append(req.path).append(" HTTP/1.1\r\nHost: ").append(ep_.host);
   head_.append(":").append(ep_.port);
@@ -100,6 +97,33 @@ asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_r
   if (!req.authorization.empty()) head_.append("\r\nAuthorization: ").append(req.authorization);
   if (req.require_leader) head_.append("\r\nGrpc-Metadata-Hasleader: true");
   head_.append("\r\n\r\n");
+}
+
+asio::awaitable<std::error_code> connection::send_streaming(const http_request& req,
+                                                            clock::time_point deadline) {
+  keep_alive_ = false;
+  tcp().expires_at(deadline);
+  format_head(req);
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(req.body)};
+  auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, bufs, use_tuple)
+                      : co_await asio::async_write(*tcp_, bufs, use_tuple);
+  tcp().expires_never();
+  co_return ec;
+}
+
+asio::awaitable<std::pair<std::error_code, std::size_t>> connection::read_some(char* data,
+                                                                               std::size_t size) {
+  auto buf = asio::buffer(data, size);
+  auto [ec, n] = tls_ ? co_await tls_->async_read_some(buf, use_tuple)
+                      : co_await tcp_->async_read_some(buf, use_tuple);
+  co_return std::pair<std::error_code, std::size_t>(ec, n);
+}
+
+template <class Stream>
+asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_request& req,
+                                                         std::size_t max_body) {
+  exchange_result out;
+  format_head(req);
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(req.body)};
   auto [wec, _] = co_await asio::async_write(s, bufs, use_tuple);
   if (wec) {

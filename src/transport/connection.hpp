@@ -53,12 +53,20 @@ class connection {
   boost::asio::awaitable<exchange_result> exchange(const http_request& req,
                                                    clock::time_point deadline,
                                                    std::size_t max_body);
+  // For a streamed answer (the POST form of /v3/watch): sends `req` and returns; then
+  // read_some() hands out the raw answer bytes as they come (a stream_reader parses them).
+  // No deadline: the caller bounds it. The connection is not reusable afterwards.
+  boost::asio::awaitable<std::error_code> send_streaming(const http_request& req,
+                                                         clock::time_point deadline);
+  boost::asio::awaitable<std::pair<std::error_code, std::size_t>> read_some(char* data,
+                                                                            std::size_t size);
   // False once the server asked to close, an exchange failed, or the peer hung up while idle.
   bool reusable();
   void close() noexcept;
   const endpoint& remote() const { return ep_; }
 
  private:
+  void format_head(const http_request& req);
   template <class Stream>
   boost::asio::awaitable<exchange_result> exchange_on(Stream& s, const http_request& req,
                                                       std::size_t max_body);

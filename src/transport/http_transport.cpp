@@ -168,16 +168,23 @@ asio::awaitable<std::string> http_transport::call(std::string_view path, std::st
 
 asio::awaitable<std::string> http_transport::call_at(std::string_view url, std::string_view path,
                                                      std::string body, call_kind kind) {
+  return call_at(url, path, std::move(body), kind, clock::now() + cfg_.request_timeout);
+}
+
+asio::awaitable<std::string> http_transport::call_at(std::string_view url, std::string_view path,
+                                                     std::string body, call_kind kind,
+                                                     clock::time_point deadline) {
   auto wanted = parse_endpoint(std::string(url), "endpoint").url;
-  for (std::size_t i = 0; i < endpoints_.size(); ++i)
-    if (endpoints_[i].connections->remote().url == wanted) try {
-        co_return co_await run(i, path, std::move(body), kind, true,
-                               clock::now() + cfg_.request_timeout);
-      } catch (const boost::system::system_error& e) {
-        if (e.code() == asio::error::operation_aborted)
-          throw coordination_error(error::cancelled, std::string(path));
-        throw;
-      }
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+    if (endpoints_[i].connections->remote().url != wanted) continue;
+    try {
+      co_return co_await run(i, path, std::move(body), kind, true, deadline);
+    } catch (const boost::system::system_error& e) {
+      if (e.code() == asio::error::operation_aborted)
+        throw coordination_error(error::cancelled, std::string(path));
+      throw;
+    }
+  }
   throw coordination_error(error::invalid_argument,
                            "endpoint: '" + std::string(url) + "' is not one of the client's");
 }

@@ -44,6 +44,9 @@ class http_transport {
   // Same, but only to the endpoint `url` (must be one of endpoints()), no failover.
   boost::asio::awaitable<std::string> call_at(std::string_view url, std::string_view path,
                                               std::string body, call_kind kind);
+  boost::asio::awaitable<std::string> call_at(std::string_view url, std::string_view path,
+                                              std::string body, call_kind kind,
+                                              clock::time_point deadline);
 
   std::vector<std::string> endpoints() const;
   // Replaces the endpoint list (keeps the pools of endpoints that stay).

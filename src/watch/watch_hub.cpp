@@ -5,11 +5,14 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "coordination/error.hpp"
 #include "detail/client_impl.hpp"
 #include "detail/codec.hpp"
+#include "detail/error_mapping.hpp"
+#include "transport/stream_reader.hpp"
 
 namespace coordination::detail {
 
@@ -26,6 +29,7 @@ watch_hub::~watch_hub() {
 
 watch_hub_stats watch_hub::stats() const {
   auto s = stats_;
+  s.post_form = post_form;
   s.links = links_.size();
   s.watches = 0;
   for (auto& l : links_) s.watches += l->watches.size();
@@ -39,7 +43,7 @@ void watch_hub::shutdown() {
   links_.clear();
   for (auto& link : links) {
     link->dead = true;
-    link->conn.close();
+    link->close();
     link->outbox_signal.cancel();
     auto watches = std::move(link->watches);
     link->watches.clear();
@@ -81,26 +85,145 @@ asio::awaitable<watch_stream> watch_hub::watch(std::string key, std::string rang
   co_return watch_stream(std::move(w));
 }
 
+namespace {
+std::string create_frame(const watch_state& w) {
+  watch_create c;
+  c.watch_id = w.wire_id;
+  c.key = w.key;
+  c.range_end = w.range_end;
+  c.start_revision = w.next_revision;
+  c.prev_kv = w.options.prev_kv;
+  c.progress_notify = w.options.progress_notify;
+  c.filter_put = w.options.filter_put;
+  c.filter_delete = w.options.filter_delete;
+  return encode_watch_create(c);
+}
+}  // namespace
+
 void watch_hub::place(const std::shared_ptr<watch_state>& w) {
   if (shut_down_) {
     end(*w, make_error_code(error::cancelled), "client closed");
     return;
   }
-  auto link = link_for(impl_.transport.pick_endpoint());
   w->wire_id = next_wire_id_++;
-  w->link = link;
   w->phase = watch_phase::creating;
+  if (post_form) {
+    // Creates made in the same turn of the executor share one POST stream.
+    post_batch_.push_back(w);
+    if (!flush_scheduled_) {
+      flush_scheduled_ = true;
+      asio::post(impl_.executor, [self = shared_from_this()] { self->flush_post_batch(); });
+    }
+    return;
+  }
+  auto link = link_for(impl_.transport.pick_endpoint());
+  w->link = link;
   link->watches[w->wire_id] = w;
-  watch_create c;
-  c.watch_id = w->wire_id;
-  c.key = w->key;
-  c.range_end = w->range_end;
-  c.start_revision = w->next_revision;
-  c.prev_kv = w->options.prev_kv;
-  c.progress_notify = w->options.progress_notify;
-  c.filter_put = w->options.filter_put;
-  c.filter_delete = w->options.filter_delete;
-  send(*link, encode_watch_create(c));
+  link->pending_creates.push_back(w->wire_id);
+  send(*link, create_frame(*w));
+}
+
+void watch_hub::flush_post_batch() {
+  flush_scheduled_ = false;
+  if (shut_down_ || post_batch_.empty()) return;
+  auto index = impl_.transport.pick_endpoint();
+  std::vector<std::shared_ptr<watch_state>> batch;
+  for (auto& w : post_batch_)
+    if (w->phase == watch_phase::creating) batch.push_back(w);
+  post_batch_.clear();
+  // At most max_links_per_endpoint streams: fold the smallest ones into this batch.
+  auto count = [&] {
+    std::size_t n = 0;
+    for (auto& l : links_) n += !l->dead && l->endpoint_index == index;
+    return n;
+  };
+  while (count() >= max_links_per_endpoint) {
+    std::shared_ptr<watch_link> smallest;
+    for (auto& l : links_)
+      if (!l->dead && l->endpoint_index == index &&
+          (!smallest || l->watches.size() < smallest->watches.size()))
+        smallest = l;
+    smallest->dead = true;
+    smallest->close();
+    links_.remove(smallest);
+    for (auto& [wire, w] : smallest->watches) {
+      w->link.reset();
+      if (w->phase == watch_phase::creating || w->phase == watch_phase::active) {
+        w->wire_id = next_wire_id_++;
+        w->phase = watch_phase::creating;
+        batch.push_back(w);
+      }
+    }
+  }
+  if (batch.empty()) return;
+  auto link = std::make_shared<watch_link>(impl_.executor, index, true);
+  std::string body;
+  for (auto& w : batch) {
+    w->link = link;
+    link->watches[w->wire_id] = w;
+    link->pending_creates.push_back(w->wire_id);
+    body += create_frame(*w);
+  }
+  links_.push_back(link);
+  asio::co_spawn(impl_.executor, run_post_link(link, std::move(body)), asio::detached);
+}
+
+asio::awaitable<void> watch_hub::run_post_link(std::shared_ptr<watch_link> link, std::string body) {
+  auto self = shared_from_this();
+  try {
+    const auto& ep = impl_.transport.endpoint_at(link->endpoint_index);
+    link->post =
+        std::make_unique<transport::connection>(impl_.executor, ep, impl_.transport.tls_context());
+    auto token =
+        co_await impl_.transport.authorization(clock::now() + impl_.config.request_timeout);
+    if (link->dead) co_return;
+    auto ec = co_await link->post->connect(clock::now() + impl_.config.dial_timeout);
+    if (!ec && !link->dead) {
+      transport::http_request req{"/v3/watch", body, token, impl_.config.require_leader};
+      ec = co_await link->post->send_streaming(req, clock::now() + impl_.config.request_timeout);
+    }
+    if (link->dead) co_return;
+    if (ec) {
+      link_failed(link, "connect: " + ec.message());
+      co_return;
+    }
+    transport::stream_reader reader(impl_.config.max_response_bytes);
+    std::vector<char> buffer(16 * 1024);
+    for (;;) {
+      auto [rec, n] = co_await link->post->read_some(buffer.data(), buffer.size());
+      if (link->dead) co_return;
+      if (rec) {
+        link_failed(link, rec.message());
+        co_return;
+      }
+      if (auto fec = reader.feed(std::string_view(buffer.data(), n))) {
+        link_failed(link, "bad stream: " + fec.message());
+        co_return;
+      }
+      if (reader.header_done() && reader.status() != 200) {
+        if (!reader.done()) continue;  // read the error body first
+        auto first = reader.next_message();
+        auto mapped = map_gateway_error(reader.status(), first ? *first : "");
+        if (mapped.action == disposition::reauthenticate) impl_.transport.drop_token();
+        link_failed(link, "HTTP " + std::to_string(reader.status()) + ": " + mapped.message);
+        co_return;
+      }
+      while (auto message = reader.next_message()) {
+        if (!link->healthy) {
+          link->healthy = true;
+          consecutive_failures_ = 0;
+        }
+        on_message(link, *message);
+        if (link->dead) co_return;
+      }
+      if (reader.done()) {
+        link_failed(link, "etcd ended the stream");
+        co_return;
+      }
+    }
+  } catch (const std::exception& e) {
+    if (!link->dead) link_failed(link, e.what());
+  }
 }
 
 std::shared_ptr<watch_link> watch_hub::link_for(std::size_t endpoint_index) {
@@ -113,11 +236,16 @@ std::shared_ptr<watch_link> watch_hub::link_for(std::size_t endpoint_index) {
     if (!least || l->watches.size() < least->watches.size()) least = l;
   }
   if (least && on_endpoint >= max_links_per_endpoint) return least;
-  auto link = std::make_shared<watch_link>(impl_.executor, endpoint_index,
-                                           impl_.transport.endpoint_at(endpoint_index),
-                                           impl_.transport.tls_context());
+  auto link = std::make_shared<watch_link>(impl_.executor, endpoint_index, false);
+  link->ws = std::make_unique<transport::ws_connection>(
+      impl_.executor, impl_.transport.endpoint_at(endpoint_index), impl_.transport.tls_context());
   links_.push_back(link);
   asio::co_spawn(impl_.executor, run_link(link), asio::detached);
+  if (!health_running_ && impl_.config.require_leader &&
+      impl_.config.watch_health_interval.count() > 0) {
+    health_running_ = true;
+    asio::co_spawn(impl_.executor, health_loop(), asio::detached);
+  }
   return link;
 }
 
@@ -137,7 +265,7 @@ asio::awaitable<void> watch_hub::run_link(std::shared_ptr<watch_link> link) {
     o.authorization =
         co_await impl_.transport.authorization(clock::now() + impl_.config.request_timeout);
     if (link->dead) co_return;
-    auto ec = co_await link->conn.connect(o);
+    auto ec = co_await link->ws->connect(o);
     if (link->dead) co_return;
     if (ec) {
       link_failed(link, "connect: " + ec.message());
@@ -145,7 +273,7 @@ asio::awaitable<void> watch_hub::run_link(std::shared_ptr<watch_link> link) {
     }
     asio::co_spawn(impl_.executor, write_loop(link), asio::detached);
     for (;;) {
-      auto [rec, text] = co_await link->conn.read();
+      auto [rec, text] = co_await link->ws->read();
       if (link->dead) co_return;
       if (rec) {
         link_failed(link, rec.message());
@@ -173,7 +301,7 @@ asio::awaitable<void> watch_hub::write_loop(std::shared_ptr<watch_link> link) {
     }
     auto frame = std::move(link->outbox.front());
     link->outbox.pop_front();
-    auto ec = co_await link->conn.write(frame);
+    auto ec = co_await link->ws->write(frame);
     if (ec) {
       if (!link->dead) link_failed(link, "write: " + ec.message());
       co_return;
@@ -184,7 +312,7 @@ asio::awaitable<void> watch_hub::write_loop(std::shared_ptr<watch_link> link) {
 void watch_hub::link_failed(const std::shared_ptr<watch_link>& link, const std::string& why) {
   if (link->dead) return;
   link->dead = true;
-  link->conn.close();
+  link->close();
   link->outbox_signal.cancel();
   links_.remove(link);
   if (shut_down_) return;
@@ -192,7 +320,7 @@ void watch_hub::link_failed(const std::shared_ptr<watch_link>& link, const std::
   ++consecutive_failures_;
   impl_.transport.mark_endpoint_failed(link->endpoint_index);
   impl_.log->info("coordination: watch stream to {} broke ({}); moving {} watch(es)",
-                  link->conn.remote().url, why, link->watches.size());
+                  impl_.transport.endpoint_at(link->endpoint_index).url, why, link->watches.size());
   std::vector<std::shared_ptr<watch_state>> moving;
   for (auto& [wire, w] : link->watches) {
     w->link.reset();
@@ -220,6 +348,44 @@ asio::awaitable<void> watch_hub::place_later(std::vector<std::shared_ptr<watch_s
   }
 }
 
+asio::awaitable<void> watch_hub::health_loop() {
+  auto self = shared_from_this();
+  asio::steady_timer t(impl_.executor);
+  while (!shut_down_) {
+    t.expires_after(impl_.config.watch_health_interval);
+    co_await t.async_wait(use_tuple);
+    std::vector<std::size_t> probed;
+    for (auto& l : links_)
+      if (!l->dead && !l->post_form && l->healthy &&
+          std::find(probed.begin(), probed.end(), l->endpoint_index) == probed.end())
+        probed.push_back(l->endpoint_index);
+    if (probed.empty()) {
+      health_running_ = false;  // restarted with the next WebSocket link
+      co_return;
+    }
+    for (auto index : probed) {
+      if (shut_down_) co_return;
+      auto url = impl_.transport.endpoint_at(index).url;
+      bool leaderless = false;
+      try {
+        // With Grpc-Metadata-Hasleader a member without a leader answers "no leader" at once.
+        co_await impl_.transport.call_at(url, "/v3/maintenance/status", "{}",
+                                         transport::call_kind::read,
+                                         clock::now() + impl_.config.watch_health_interval);
+      } catch (const coordination_error& e) {
+        leaderless = e.code() == error::unavailable || e.code() == error::timeout;
+      } catch (const std::exception&) {
+      }
+      if (!leaderless || shut_down_) continue;
+      ++stats_.leaderless_endpoints;
+      std::vector<std::shared_ptr<watch_link>> failing;
+      for (auto& l : links_)
+        if (!l->dead && !l->post_form && l->endpoint_index == index) failing.push_back(l);
+      for (auto& l : failing) link_failed(l, "endpoint has no leader or does not answer");
+    }
+  }
+}
+
 void watch_hub::end(watch_state& w, std::error_code code, std::string message) {
   if (w.phase == watch_phase::ended) return;
   w.phase = watch_phase::ended;
@@ -229,12 +395,24 @@ void watch_hub::end(watch_state& w, std::error_code code, std::string message) {
   w.wake();
 }
 
+void watch_hub::drop_from_link(watch_state& w) {
+  auto link = w.link;
+  w.link.reset();
+  if (!link || link->dead) return;
+  link->watches.erase(w.wire_id);
+  if (!link->post_form) {
+    send(*link, encode_watch_cancel(w.wire_id));
+  } else if (link->watches.empty()) {
+    // A POST stream cannot cancel one of its watches; with none left it just closes.
+    link->dead = true;
+    link->close();
+    links_.remove(link);
+  }
+}
+
 void watch_hub::cancel(watch_state& w) {
   if (w.phase == watch_phase::ended) return;
-  if (w.link && !w.link->dead) {
-    send(*w.link, encode_watch_cancel(w.wire_id));
-    w.link->watches.erase(w.wire_id);
-  }
+  drop_from_link(w);
   end(w, make_error_code(error::cancelled), "watch cancelled");
 }
 
@@ -255,6 +433,37 @@ void watch_hub::on_message(const std::shared_ptr<watch_link>& link, const std::s
     if (m.stream_error->find("auth token") != std::string::npos) impl_.transport.drop_token();
     link_failed(link, "etcd ended the stream: " + *m.stream_error);
     return;
+  }
+  if (m.created) {
+    // Creates are answered in the order they were sent; a refused one says watch_id -1.
+    std::int64_t wire = m.watch_id;
+    if (wire == -1 && !link->pending_creates.empty()) wire = link->pending_creates.front();
+    auto pos = std::find(link->pending_creates.begin(), link->pending_creates.end(), wire);
+    if (pos != link->pending_creates.end()) link->pending_creates.erase(pos);
+    if (m.watch_id == -1) {
+      auto refused = link->watches.find(wire);
+      if (refused == link->watches.end()) return;
+      auto w = refused->second;
+      const auto& why = m.cancel_reason;
+      bool auth = why.find("user name is empty") != std::string::npos ||
+                  why.find("auth token") != std::string::npos;
+      if (auth && !link->post_form) {
+        // etcd 3.4's WebSocket proxy forwards no token: use the POST form from now on.
+        impl_.log->info("coordination: watch refused over WebSocket ({}); using POST streams", why);
+        post_form = true;
+        link->watches.erase(refused);
+        w->link.reset();
+        place(w);
+        return;
+      }
+      link->watches.erase(refused);
+      w->link.reset();
+      auto code = auth                                         ? error::auth_failed
+                  : why.find("ermission") != std::string::npos ? error::permission_denied
+                                                               : error::server_error;
+      end(*w, make_error_code(code), "etcd refused the watch: " + why);
+      return;
+    }
   }
   if (m.watch_id == -1) return;  // answer to a progress_request
   auto it = link->watches.find(m.watch_id);
@@ -311,9 +520,7 @@ void watch_hub::on_message(const std::shared_ptr<watch_link>& link, const std::s
   if (w->queued_events > w->options.max_queued_events) {
     // Back-pressure: stop the server side, keep what is queued, resume from next_revision once
     // the consumer has caught up (consumed()).
-    send(*link, encode_watch_cancel(w->wire_id));
-    link->watches.erase(w->wire_id);  // late answers for this wire id are ignored
-    w->link.reset();
+    drop_from_link(*w);  // late answers for this wire id are ignored
     w->phase = watch_phase::paused;
     impl_.log->debug("coordination: watch {} paused with {} events queued", w->id,
                      w->queued_events);

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "coordination/watch.hpp"
+#include "transport/connection.hpp"
 #include "transport/ws_connection.hpp"
 
 namespace coordination::detail {
@@ -49,28 +50,39 @@ struct watch_state {
   }
 };
 
+// One stream to one endpoint carrying many watches: a WebSocket (full duplex: watches are added
+// and cancelled on the live stream) or, as the fallback, a POST whose body created a fixed set
+// of watches (cancelled ones are dropped locally; the stream closes when none is left).
 struct watch_link {
-  watch_link(boost::asio::any_io_executor ex, std::size_t endpoint_index,
-             const transport::endpoint& ep, boost::asio::ssl::context* tls)
+  watch_link(boost::asio::any_io_executor ex, std::size_t endpoint_index, bool post_form)
       : endpoint_index(endpoint_index),
-        conn(ex, ep, tls),
+        post_form(post_form),
         outbox_signal(ex, std::chrono::steady_clock::time_point::max()) {}
   std::size_t endpoint_index;
-  transport::ws_connection conn;
+  bool post_form;
+  std::unique_ptr<transport::ws_connection> ws;
+  std::unique_ptr<transport::connection> post;
   std::map<std::int64_t, std::shared_ptr<watch_state>> watches;  // by wire id
+  std::deque<std::int64_t> pending_creates;  // wire ids in the order their creates were sent
   std::deque<std::string> outbox;
   boost::asio::steady_timer outbox_signal;
   bool dead = false;
   bool healthy = false;  // has received a message
+  void close() {
+    if (ws) ws->close();
+    if (post) post->close();
+  }
 };
 
 struct watch_hub_stats {
   std::size_t links = 0;
   std::size_t watches = 0;
   std::uint64_t link_failures = 0;
+  std::uint64_t leaderless_endpoints = 0;  // found by the health probe
   std::uint64_t resumed_watches = 0;
   std::uint64_t events_delivered = 0;
   std::uint64_t duplicates_dropped = 0;
+  bool post_form = false;  // streams use the POST fallback instead of WebSockets
 };
 
 class watch_hub : public std::enable_shared_from_this<watch_hub> {
@@ -89,12 +101,17 @@ class watch_hub : public std::enable_shared_from_this<watch_hub> {
   std::size_t max_watches_per_link = 1000;
   std::size_t max_links_per_endpoint = 16;
   std::chrono::milliseconds idle_timeout{10000};
+  bool post_form = false;  // set from client_config::watch_transport, or after a refusal
 
  private:
   void place(const std::shared_ptr<watch_state>& w);
   std::shared_ptr<watch_link> link_for(std::size_t endpoint_index);
   boost::asio::awaitable<void> run_link(std::shared_ptr<watch_link> link);
   boost::asio::awaitable<void> write_loop(std::shared_ptr<watch_link> link);
+  boost::asio::awaitable<void> run_post_link(std::shared_ptr<watch_link> link, std::string body);
+  void flush_post_batch();
+  void drop_from_link(watch_state& w);
+  boost::asio::awaitable<void> health_loop();
   boost::asio::awaitable<void> place_later(std::vector<std::shared_ptr<watch_state>> ws);
   void on_message(const std::shared_ptr<watch_link>& link, const std::string& text);
   void link_failed(const std::shared_ptr<watch_link>& link, const std::string& why);
@@ -103,6 +120,9 @@ class watch_hub : public std::enable_shared_from_this<watch_hub> {
 
   client_impl& impl_;
   std::list<std::shared_ptr<watch_link>> links_;
+  std::vector<std::shared_ptr<watch_state>> post_batch_;  // POST form: creates not sent yet
+  bool flush_scheduled_ = false;
+  bool health_running_ = false;
   std::int64_t next_id_ = 1;
   std::int64_t next_wire_id_ = 1;
   int consecutive_failures_ = 0;

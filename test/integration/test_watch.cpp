@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(bad_watch_input) {
   });
 }
 
-BOOST_AUTO_TEST_CASE(every_revision_exactly_once_across_an_etcd_restart) {
+void exactly_once_across_restart(watch_transport mode) {
   if (using_external_cluster()) return;
   etcd_cluster cluster(1);
   std::thread chaos;
@@ -212,6 +212,7 @@ BOOST_AUTO_TEST_CASE(every_revision_exactly_once_across_an_etcd_restart) {
       [&](asio::io_context& io) -> asio::awaitable<void> {
         auto cfg = config_for(cluster.client_urls());
         cfg.request_timeout = 20s;
+        cfg.watch_transport = mode;
         client c(io.get_executor(), cfg);
         auto p = unique_prefix("restart");
         auto w = co_await c.watch_prefix(p);
@@ -259,9 +260,83 @@ BOOST_AUTO_TEST_CASE(every_revision_exactly_once_across_an_etcd_restart) {
         BOOST_TEST((history == seen));
         BOOST_TEST(c.impl().hub().stats().link_failures >= 1u);
         BOOST_TEST(c.impl().hub().stats().resumed_watches >= 1u);
+        BOOST_TEST(c.impl().hub().stats().post_form == (mode == watch_transport::post));
       },
       240s);
   if (chaos.joinable()) chaos.join();
+}
+
+BOOST_AUTO_TEST_CASE(every_revision_exactly_once_across_an_etcd_restart) {
+  exactly_once_across_restart(watch_transport::websocket);
+}
+
+BOOST_AUTO_TEST_CASE(every_revision_exactly_once_across_a_restart_post_form) {
+  exactly_once_across_restart(watch_transport::post);
+}
+
+BOOST_AUTO_TEST_CASE(post_form_routes_and_cancels) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    auto cfg = config_for(shared_endpoints());
+    cfg.watch_transport = watch_transport::post;
+    client c(io.get_executor(), cfg);
+    auto p = unique_prefix("post");
+    std::vector<watch_stream> ws;
+    for (int i = 0; i < 50; ++i) ws.push_back(co_await c.watch(p + std::to_string(i)));
+    BOOST_TEST(c.impl().hub().stats().post_form);
+    for (int i = 0; i < 50; i += 2) ws[i].cancel();
+    for (int i = 0; i < 50; ++i) co_await c.put(p + std::to_string(i), std::to_string(i));
+    for (int i = 1; i < 50; i += 2) {
+      auto b = co_await next_within(ws[i]);
+      BOOST_REQUIRE_EQUAL(b.events.size(), 1u);
+      BOOST_TEST(b.events[0].kv.key == p + std::to_string(i));
+    }
+    for (int i = 0; i < 50; i += 2) BOOST_TEST(ws[i].queued_events() == 0u);
+    BOOST_TEST(c.impl().hub().stats().links <= 16u);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(leaderless_member_loses_its_streams) {
+  if (using_external_cluster()) return;
+  etcd_cluster cluster(3);
+  run(
+      [&](asio::io_context& io) -> asio::awaitable<void> {
+        auto cfg = config_for(cluster.client_urls());
+        cfg.watch_health_interval = 500ms;
+        cfg.watch_transport = watch_transport::websocket;
+        client c(io.get_executor(), cfg);
+        auto p = unique_prefix("leaderless");
+        auto w = co_await c.watch_prefix(p);
+        auto before = co_await c.put(p + "before", "1");
+        BOOST_TEST((co_await next_within(w)).events.at(0).kv.mod_revision ==
+                   before.header.revision);
+        // m0 (the stream's endpoint) loses its peers: it has no leader. Its WebSocket stream
+        // stays open (the proxy cannot pass Hasleader), so the hub's probe must notice.
+        cluster.kill(1);
+        cluster.kill(2);
+        auto until = std::chrono::steady_clock::now() + 20s;
+        while (c.impl().hub().stats().leaderless_endpoints == 0) {
+          BOOST_REQUIRE((std::chrono::steady_clock::now() < until));
+          asio::steady_timer t(io, 100ms);
+          co_await t.async_wait(asio::use_awaitable);
+        }
+        BOOST_TEST(c.impl().hub().stats().link_failures >= 1u);
+        cluster.restart_members({1, 2});
+        std::int64_t last = 0;
+        for (;;) {
+          try {
+            last = (co_await c.put(p + "after", "2")).header.revision;
+            break;
+          } catch (const coordination_error&) {  // the cluster may still be electing
+          }
+        }
+        std::vector<std::int64_t> seen;
+        while (seen.empty() || seen.back() < last)
+          for (auto& e : (co_await next_within(w, 30000ms)).events)
+            seen.push_back(e.kv.mod_revision);
+        BOOST_TEST(seen.back() == last);
+        for (std::size_t i = 1; i < seen.size(); ++i) BOOST_TEST(seen[i] > seen[i - 1]);
+      },
+      120s);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
