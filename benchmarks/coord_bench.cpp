@@ -1,0 +1,385 @@
+// coord-bench: load generator and latency meter for the coordination library against a real etcd.
+// One JSON object per run with --json; a progress line on a terminal; a summary otherwise.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <coordination/client.hpp>
+#include <coordination/session.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "detail/client_impl.hpp"
+
+namespace asio = boost::asio;
+using namespace coordination;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+using nlohmann::json;
+
+namespace {
+
+struct options {
+  std::string endpoints;
+  std::string workload = "put";
+  int clients = 1;
+  double duration = 5;
+  int connections = 0;  // 0: as many as clients
+  int value_size = 64;
+  int watchers = 1000;
+  bool json = false;
+  std::string csv;
+};
+
+struct result {
+  std::uint64_t ops = 0;
+  std::uint64_t errors = 0;
+  std::vector<std::int64_t> latencies_us;
+  double seconds = 0;
+  json extra = json::object();
+};
+
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+long rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+
+std::int64_t percentile(std::vector<std::int64_t>& v, double p) {
+  if (v.empty()) return 0;
+  auto idx = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(idx), v.end());
+  return v[idx];
+}
+
+std::int64_t micros(clock_type::duration d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
+
+// Progress on a terminal only: a line rewritten every second.
+asio::awaitable<void> progress(const options& o, const result& r, clock_type::time_point start,
+                               const bool& done) {
+  if (!isatty(STDERR_FILENO)) co_return;
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  while (!done) {
+    t.expires_after(1s);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    double s = std::chrono::duration<double>(clock_type::now() - start).count();
+    std::fprintf(stderr, "\r%s c=%d: %llu ops, %.0f ops/s, %llu errors   ", o.workload.c_str(),
+                 o.clients, static_cast<unsigned long long>(r.ops), r.ops / std::max(s, 1e-9),
+                 static_cast<unsigned long long>(r.errors));
+  }
+  std::fprintf(stderr, "\r%*s\r", 70, "");
+}
+
+// Runs `op` in `clients` loops until the duration ends, timing each call.
+template <class Op>
+asio::awaitable<void> closed_loop(const options& o, result& r, Op op) {
+  auto ex = co_await asio::this_coro::executor;
+  auto start = clock_type::now();
+  auto end = start + std::chrono::duration_cast<clock_type::duration>(
+                         std::chrono::duration<double>(o.duration));
+  int running = o.clients;
+  bool done = false;
+  asio::steady_timer finished(ex, clock_type::time_point::max());
+  asio::co_spawn(ex, progress(o, r, start, done), asio::detached);
+  for (int c = 0; c < o.clients; ++c) {
+    asio::co_spawn(
+        ex,
+        [&, c]() -> asio::awaitable<void> {
+          while (clock_type::now() < end) {
+            auto t0 = clock_type::now();
+            try {
+              co_await op(c);
+              r.latencies_us.push_back(micros(clock_type::now() - t0));
+              ++r.ops;
+            } catch (const std::exception& e) {
+              if (++r.errors <= 3) std::cerr << "coord-bench: " << e.what() << "\n";
+            }
+          }
+          if (--running == 0) finished.cancel();
+        },
+        asio::detached);
+  }
+  co_await finished.async_wait(asio::as_tuple(asio::use_awaitable));
+  done = true;
+  r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+asio::awaitable<void> watch_latency(const options& o, client& c, result& r) {
+  // One watcher, one writer: put, wait for the event, again. Measures put-sent -> event and
+  // put-acknowledged -> event (negative when the event beats the answer; counted as 0).
+  auto ex = co_await asio::this_coro::executor;
+  const std::string key = "bench/watch-latency";
+  auto w = co_await c.watch(key);
+  std::map<std::int64_t, clock_type::time_point> arrived;
+  asio::steady_timer signal(ex, clock_type::time_point::max());
+  bool stop = false;
+  asio::co_spawn(
+      ex,
+      [&]() -> asio::awaitable<void> {
+        try {
+          while (!stop) {
+            auto b = co_await w.next();
+            auto now = clock_type::now();
+            for (auto& e : b.events) arrived[e.kv.mod_revision] = now;
+            signal.cancel();
+          }
+        } catch (const std::exception&) {
+        }
+      },
+      asio::detached);
+  std::vector<std::int64_t> after_ack;
+  std::string value(static_cast<std::size_t>(o.value_size), 'v');
+  auto start = clock_type::now();
+  auto end = start + std::chrono::duration_cast<clock_type::duration>(
+                         std::chrono::duration<double>(o.duration));
+  bool done = false;
+  asio::co_spawn(ex, progress(o, r, start, done), asio::detached);
+  while (clock_type::now() < end) {
+    auto sent = clock_type::now();
+    std::int64_t rev = 0;
+    try {
+      rev = (co_await c.put(key, value)).header.revision;
+    } catch (const std::exception&) {
+      ++r.errors;
+      continue;
+    }
+    auto acked = clock_type::now();
+    while (!arrived.count(rev)) {
+      signal.expires_at(clock_type::time_point::max());
+      co_await signal.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    auto at = arrived[rev];
+    arrived.erase(arrived.begin(), arrived.upper_bound(rev));
+    r.latencies_us.push_back(micros(at - sent));
+    after_ack.push_back(std::max<std::int64_t>(0, micros(at - acked)));
+    ++r.ops;
+  }
+  done = true;
+  stop = true;
+  w.cancel();
+  r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  r.extra["ack_to_event_p50_us"] = percentile(after_ack, 50);
+  r.extra["ack_to_event_p99_us"] = percentile(after_ack, 99);
+  r.extra["latency_measured_from"] = "put sent (p50_us/p99_us)";
+}
+
+asio::awaitable<void> watch_fanout(const options& o, client& c, result& r) {
+  // --watchers watches on as many keys, all live at once: TCP connections and memory per watch,
+  // then one put per key and the time until every watcher has its event.
+  auto ex = co_await asio::this_coro::executor;
+  const int n = o.watchers;
+  long rss_before = rss_kib();
+  std::vector<watch_stream> ws;
+  ws.reserve(static_cast<std::size_t>(n));
+  auto t0 = clock_type::now();
+  for (int i = 0; i < n; ++i) ws.push_back(co_await c.watch("bench/fanout/" + std::to_string(i)));
+  auto created_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+  long rss_after = rss_kib();
+  auto stats = c.impl().hub().stats();
+  r.extra["watchers"] = n;
+  r.extra["create_s"] = created_s;
+  r.extra["connections"] = stats.links + c.impl().transport.open_connections();
+  r.extra["watch_links"] = stats.links;
+  r.extra["bytes_per_watch"] = (rss_after - rss_before) * 1024.0 / std::max(n, 1);
+  int delivered = 0;
+  asio::steady_timer all(ex, clock_type::time_point::max());
+  auto start = clock_type::now();
+  for (int i = 0; i < n; ++i)
+    asio::co_spawn(
+        ex,
+        [&, i]() -> asio::awaitable<void> {
+          try {
+            auto b = co_await ws[static_cast<std::size_t>(i)].next();
+            r.latencies_us.push_back(micros(clock_type::now() - start));
+            if (++delivered == n) all.cancel();
+          } catch (const std::exception&) {
+            ++r.errors;
+          }
+        },
+        asio::detached);
+  int next_key = 0;
+  int writers = std::max(1, o.clients);
+  int writing = writers;
+  asio::steady_timer written(ex, clock_type::time_point::max());
+  for (int wtr = 0; wtr < writers; ++wtr)
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          while (next_key < n) {
+            int i = next_key++;
+            try {
+              co_await c.put("bench/fanout/" + std::to_string(i), "x");
+            } catch (const std::exception&) {
+              ++r.errors;
+            }
+          }
+          if (--writing == 0) written.cancel();
+        },
+        asio::detached);
+  co_await written.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (delivered < n) {
+    all.expires_after(60s);  // every watcher wakes, or the run reports what arrived
+    co_await all.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  r.ops = static_cast<std::uint64_t>(delivered);
+  r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"coord-bench: workloads against etcd through the coordination library"};
+  options o;
+  app.add_option("--endpoints", o.endpoints, "comma-separated URLs (default $COORD_ENDPOINTS)");
+  app.add_option("--workload", o.workload,
+                 "put | get | get-serializable | txn | lease-keepalive | watch-latency | "
+                 "watch-fanout")
+      ->check(CLI::IsMember({"put", "get", "get-serializable", "txn", "lease-keepalive",
+                             "watch-latency", "watch-fanout"}));
+  app.add_option("--clients", o.clients, "concurrent clients (coroutines)")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--duration", o.duration, "seconds per run")->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--connections", o.connections,
+                 "connection pool size per endpoint (default: clients)");
+  app.add_option("--value-size", o.value_size, "bytes per value")->check(CLI::Range(0, 1 << 20));
+  app.add_option("--watchers", o.watchers, "watches for watch-fanout")
+      ->check(CLI::Range(1, 1000000));
+  app.add_flag("--json", o.json, "one JSON object per run on stdout");
+  app.add_option("--csv", o.csv, "append a CSV row per run to this file");
+  CLI11_PARSE(app, argc, argv);
+
+  client_config cfg;
+  std::string eps = o.endpoints;
+  if (eps.empty()) {
+    const char* env = std::getenv("COORD_ENDPOINTS");
+    eps = env && *env ? env : "http://127.0.0.1:2379";
+  }
+  cfg.endpoints = client_config::split_endpoints(eps);
+  cfg.pool_size = static_cast<std::size_t>(o.connections > 0 ? o.connections : o.clients);
+  cfg.logger =
+      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+
+  asio::io_context io(1);
+  result r;
+  long rss_start = rss_kib();
+  double cpu0 = 0;
+  std::exception_ptr failure;
+  try {
+    client c(io.get_executor(), cfg);
+    std::string value(static_cast<std::size_t>(o.value_size), 'v');
+    auto body = [&]() -> asio::awaitable<void> {
+      // Set-up outside the measured part.
+      if (o.workload == "get" || o.workload == "get-serializable")
+        co_await c.put("bench/get/0", value);
+      std::optional<session> lease_holder;
+      if (o.workload == "lease-keepalive") {
+        session_options so;
+        so.ttl = 60s;
+        so.renew_interval = 3600s;  // renewed by the workload itself, not the session
+        lease_holder.emplace(co_await session::create(c, so));
+      }
+      cpu0 = cpu_seconds();
+      if (o.workload == "put") {
+        co_await closed_loop(o, r, [&](int i) -> asio::awaitable<void> {
+          co_await c.put("bench/put/" + std::to_string(i), value);
+        });
+      } else if (o.workload == "get" || o.workload == "get-serializable") {
+        range_options ro;
+        ro.serializable = o.workload == "get-serializable";
+        co_await closed_loop(o, r, [&](int) -> asio::awaitable<void> {
+          auto res = co_await c.range("bench/get/0", ro);
+          if (res.kvs.empty()) throw std::runtime_error("bench/get/0 missing");
+        });
+      } else if (o.workload == "txn") {
+        co_await closed_loop(o, r, [&](int i) -> asio::awaitable<void> {
+          std::string key = "bench/txn/" + std::to_string(i);
+          txn_request t;
+          t.compares.push_back(compare::version(key, compare_result::greater, -1));
+          t.success.push_back(put_op{key, value, {}});
+          t.failure.push_back(range_op{key, {}});
+          co_await c.txn(std::move(t));
+        });
+      } else if (o.workload == "lease-keepalive") {
+        auto id = lease_holder->lease();
+        co_await closed_loop(
+            o, r, [&](int) -> asio::awaitable<void> { co_await c.lease_keep_alive_once(id); });
+        co_await lease_holder->close();
+      } else if (o.workload == "watch-latency") {
+        co_await watch_latency(o, c, r);
+      } else if (o.workload == "watch-fanout") {
+        co_await watch_fanout(o, c, r);
+      }
+    };
+    asio::co_spawn(io, body(), [&](std::exception_ptr e) {
+      failure = e;
+      io.stop();
+    });
+    io.run();
+    if (failure) std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    std::cerr << "coord-bench: " << e.what() << "\n";
+    return 1;
+  }
+  double cpu = cpu_seconds() - cpu0;
+  json out{{"workload", o.workload},
+           {"clients", o.clients},
+           {"connections", cfg.pool_size},
+           {"duration_s", r.seconds},
+           {"ops", r.ops},
+           {"ops_per_s", r.ops / std::max(r.seconds, 1e-9)},
+           {"p50_us", percentile(r.latencies_us, 50)},
+           {"p99_us", percentile(r.latencies_us, 99)},
+           {"errors", r.errors},
+           {"client_cpu_us_per_op", r.ops ? cpu * 1e6 / static_cast<double>(r.ops) : 0.0},
+           {"rss_kib", rss_kib()},
+           {"rss_start_kib", rss_start}};
+  for (auto& [k, v] : r.extra.items()) out[k] = v;
+  if (o.json) {
+    std::cout << out.dump() << std::endl;
+  } else {
+    std::printf(
+        "%-16s clients %-4d ops %-8llu %10.0f ops/s  p50 %6lld us  p99 %6lld us  "
+        "errors %llu  cpu %.1f us/op  rss %ld KiB\n",
+        o.workload.c_str(), o.clients, static_cast<unsigned long long>(r.ops),
+        out["ops_per_s"].get<double>(), static_cast<long long>(out["p50_us"].get<std::int64_t>()),
+        static_cast<long long>(out["p99_us"].get<std::int64_t>()),
+        static_cast<unsigned long long>(r.errors), out["client_cpu_us_per_op"].get<double>(),
+        out["rss_kib"].get<long>());
+    for (auto& [k, v] : r.extra.items()) std::printf("  %s: %s\n", k.c_str(), v.dump().c_str());
+  }
+  if (!o.csv.empty()) {
+    bool fresh = !std::ifstream(o.csv).good();
+    std::ofstream csv(o.csv, std::ios::app);
+    if (fresh)
+      csv << "workload,clients,connections,duration_s,ops,ops_per_s,p50_us,p99_us,errors,client_"
+             "cpu_us_per_op,rss_kib\n";
+    csv << o.workload << "," << o.clients << "," << cfg.pool_size << "," << r.seconds << ","
+        << r.ops << "," << out["ops_per_s"].get<double>() << "," << out["p50_us"] << ","
+        << out["p99_us"] << "," << r.errors << "," << out["client_cpu_us_per_op"].get<double>()
+        << "," << out["rss_kib"] << "\n";
+  }
+  return r.errors && !r.ops ? 1 : 0;
+}
