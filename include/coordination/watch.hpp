@@ -53,6 +53,7 @@ struct watch_options {
   bool progress_notify = false;  // etcd sends empty batches now and then (10 min default)
   bool filter_put = false;       // leave out puts
   bool filter_delete = false;    // leave out deletes
+  bool fragment = false;  // let etcd split huge revisions into several messages (reassembled)
   std::size_t max_queued_events = 4096;
 };
 

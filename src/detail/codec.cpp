@@ -477,6 +477,7 @@ std::string encode_watch_create(const watch_create& w) {
     c.raw("filters", filters);
   }
   c.number("watch_id", w.watch_id);
+  c.flag("fragment", w.fragment);
   return writer().raw("create_request", c.done()).done();
 }
 

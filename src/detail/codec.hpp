@@ -45,6 +45,7 @@ struct watch_create {
   bool progress_notify = false;
   bool filter_put = false;
   bool filter_delete = false;
+  bool fragment = false;
 };
 std::string encode_watch_create(const watch_create& w);
 std::string encode_watch_cancel(std::int64_t watch_id);

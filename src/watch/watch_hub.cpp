@@ -96,6 +96,7 @@ std::string create_frame(const watch_state& w) {
   c.progress_notify = w.options.progress_notify;
   c.filter_put = w.options.filter_put;
   c.filter_delete = w.options.filter_delete;
+  c.fragment = w.options.fragment;
   return encode_watch_create(c);
 }
 }  // namespace
@@ -107,6 +108,7 @@ void watch_hub::place(const std::shared_ptr<watch_state>& w) {
   }
   w->wire_id = next_wire_id_++;
   w->phase = watch_phase::creating;
+  w->fragments.clear();  // a revision cut short is asked for again from next_revision
   if (post_form) {
     // Creates made in the same turn of the executor share one POST stream.
     post_batch_.push_back(w);
@@ -490,7 +492,7 @@ void watch_hub::on_message(const std::shared_ptr<watch_link>& link, const std::s
     return;
   }
   if (w->phase != watch_phase::active) return;
-  if (m.events.empty()) {
+  if (m.events.empty() && w->fragments.empty()) {
     // A progress notification: every event up to header.revision has been sent.
     if (!m.created && m.header.revision >= w->next_revision) {
       w->next_revision = m.header.revision + 1;
@@ -501,9 +503,22 @@ void watch_hub::on_message(const std::shared_ptr<watch_link>& link, const std::s
     }
     return;
   }
+  if (m.fragment) {
+    // Part of one revision's events: hold them until the part without the flag.
+    ++stats_.fragments;
+    for (auto& e : m.events)
+      w->fragments.push_back(watch_event{e.is_delete ? event_type::del : event_type::put,
+                                         std::move(e.kv), std::move(e.prev_kv)});
+    return;
+  }
   watch_batch b;
   b.revision = m.header.revision;
-  b.events.reserve(m.events.size());
+  if (!w->fragments.empty()) {
+    for (auto& e : w->fragments)
+      if (e.kv.mod_revision >= w->next_revision) b.events.push_back(std::move(e));
+    w->fragments.clear();
+  }
+  b.events.reserve(b.events.size() + m.events.size());
   for (auto& e : m.events) {
     if (e.kv.mod_revision < w->next_revision) {
       ++stats_.duplicates_dropped;

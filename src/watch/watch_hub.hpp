@@ -36,6 +36,7 @@ struct watch_state {
   std::int64_t next_revision = 0;  // first revision not queued yet; 0 = "now" (never created)
   std::int64_t last_revision = 0;  // last revision handed to the consumer
   std::deque<watch_batch> batches;
+  std::vector<watch_event> fragments;  // a revision split by etcd, until its last part
   std::size_t queued_events = 0;
   watch_phase phase = watch_phase::placing;
   std::error_code end_code;
@@ -82,7 +83,8 @@ struct watch_hub_stats {
   std::uint64_t resumed_watches = 0;
   std::uint64_t events_delivered = 0;
   std::uint64_t duplicates_dropped = 0;
-  bool post_form = false;  // streams use the POST fallback instead of WebSockets
+  std::uint64_t fragments = 0;  // messages that were parts of a split revision
+  bool post_form = false;       // streams use the POST fallback instead of WebSockets
 };
 
 class watch_hub : public std::enable_shared_from_this<watch_hub> {

@@ -184,6 +184,35 @@ BOOST_AUTO_TEST_CASE(slow_consumer_is_paused_and_resumed_without_loss) {
       60s);
 }
 
+BOOST_AUTO_TEST_CASE(fragmented_revisions_arrive_whole) {
+  run(
+      [](asio::io_context& io) -> asio::awaitable<void> {
+        client c(io.get_executor(), config_for(shared_endpoints()));
+        auto p = unique_prefix("fragment");
+        watch_options o;
+        o.fragment = true;
+        o.prev_kv = true;
+        o.filter_put = true;
+        auto w = co_await c.watch_prefix(p, o);
+        const int n = 30;
+        std::string big(100 * 1024, 'x');
+        for (int i = 0; i < n; ++i) co_await c.put(p + std::to_string(i), big);
+        delete_options everything;
+        everything.prefix = true;
+        auto d = co_await c.del(p, everything);  // one revision, ~3 MiB of prev_kv: split by etcd
+        BOOST_TEST(d.deleted == n);
+        auto b = co_await next_within(w, 10000ms);
+        BOOST_REQUIRE_EQUAL(b.events.size(), static_cast<std::size_t>(n));
+        for (auto& e : b.events) {
+          BOOST_TEST((e.type == event_type::del));
+          BOOST_TEST(e.kv.mod_revision == d.header.revision);
+          BOOST_TEST(e.prev_kv->value.size() == big.size());
+        }
+        BOOST_TEST(c.impl().hub().stats().fragments >= 1u);  // etcd did split it
+      },
+      60s);
+}
+
 BOOST_AUTO_TEST_CASE(bad_watch_input) {
   run([](asio::io_context& io) -> asio::awaitable<void> {
     client c(io.get_executor(), config_for(shared_endpoints()));
