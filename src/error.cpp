@@ -42,6 +42,8 @@ class category_impl final : public std::error_category {
         return "session expired";
       case error::locked:
         return "locked";
+      case error::lock_lost:
+        return "lock lost";
       case error::server_error:
         return "etcd server error";
     }

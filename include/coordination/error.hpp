@@ -25,6 +25,7 @@ enum class error {
   tls_error,           // TLS set-up or handshake failed
   session_expired,     // the session's lease is gone
   locked,              // a try-lock found the lock held by someone else
+  lock_lost,           // the lock is no longer held (session lost or its key deleted)
   server_error,        // any other error etcd reported
 };
 

@@ -67,6 +67,8 @@ class session {
   void orphan();
 
   client& owner() const;
+  // For the recipes built on a session.
+  const std::shared_ptr<detail::session_state>& state() const { return state_; }
 
  private:
   explicit session(std::shared_ptr<detail::session_state> s);

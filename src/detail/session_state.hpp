@@ -1,0 +1,128 @@
+// The state behind a coordination::session, shared with the recipes built on it.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "coordination/session.hpp"
+#include "detail/client_impl.hpp"
+#include "detail/codec.hpp"
+
+namespace coordination::detail {
+
+namespace asio = boost::asio;
+using clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// One process-local FIFO per lock name: coroutines of one process that share a session lease
+// (and so the same etcd key) take turns here before they queue in etcd.
+struct gate_waiter {
+  asio::steady_timer timer;
+  bool handed = false;  // the gate was passed to this waiter
+};
+struct name_gate {
+  bool busy = false;
+  std::deque<gate_waiter*> waiters;
+};
+
+struct session_state : std::enable_shared_from_this<session_state> {
+  session_state(client& c, std::int64_t id, std::chrono::seconds granted,
+                std::chrono::milliseconds interval)
+      : owner(&c),
+        impl(c.impl().shared_from_this()),
+        lease(id),
+        ttl(granted),
+        renew_interval(interval),
+        renew_timer(impl->executor),
+        lost_signal(impl->executor, clock::time_point::max()),
+        expires_at(clock::now() + granted) {}
+
+  client* owner;
+  std::shared_ptr<client_impl> impl;
+  std::int64_t lease;
+  std::chrono::seconds ttl;
+  std::chrono::milliseconds renew_interval;
+  asio::steady_timer renew_timer;
+  asio::steady_timer lost_signal;  // cancelled when the session ends, waking wait_lost()
+  clock::time_point expires_at;
+  std::uint64_t renewals = 0;
+  bool is_lost = false;
+  bool stopped = false;  // closed or orphaned
+  bool revoked = false;
+  std::uint64_t next_callback = 1;
+  std::map<std::uint64_t, std::function<void(std::error_code)>> callbacks;
+  std::map<std::string, std::shared_ptr<name_gate>> gates;
+
+  void mark_lost(const std::string& why) {
+    if (is_lost || stopped) return;
+    is_lost = true;
+    impl->log->warn("coordination: session lease {:x} lost: {}", lease, why);
+    lost_signal.cancel();
+    renew_timer.cancel();
+    auto pending = std::move(callbacks);
+    callbacks.clear();
+    for (auto& [id, f] : pending)
+      asio::post(impl->executor,
+                 [f = std::move(f)] { f(make_error_code(error::session_expired)); });
+  }
+
+  void stop() {
+    if (stopped) return;
+    stopped = true;
+    renew_timer.cancel();
+    lost_signal.cancel();
+    callbacks.clear();
+  }
+
+  static asio::awaitable<void> keep_alive(std::shared_ptr<session_state> self) {
+    auto next = clock::now() + self->renew_interval;
+    const auto retry_gap = std::max<std::chrono::milliseconds>(self->renew_interval / 4, 100ms);
+    while (!self->stopped && !self->is_lost) {
+      self->renew_timer.expires_at(std::min(next, self->expires_at));
+      co_await self->renew_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (self->stopped || self->is_lost) break;
+      auto sent = clock::now();
+      if (sent >= self->expires_at) {
+        self->mark_lost("no renewal confirmed within the lease's TTL");
+        break;
+      }
+      try {
+        // Never wait for an answer past the moment the lease may expire.
+        auto deadline = std::min(sent + self->impl->config.request_timeout, self->expires_at);
+        auto body =
+            co_await self->impl->transport.call("/v3/lease/keepalive", encode_lease_id(self->lease),
+                                                transport::call_kind::read, deadline);
+        auto r = decode_lease_keep_alive(body);
+        if (self->stopped) break;
+        self->expires_at = sent + std::chrono::seconds(r.ttl);
+        ++self->renewals;
+        next = clock::now() + self->renew_interval;
+      } catch (const coordination_error& e) {
+        if (self->stopped) break;
+        if (e.code() == error::lease_not_found) {
+          self->mark_lost(e.what());
+          break;
+        }
+        self->impl->log->info("coordination: renewal of lease {:x} failed: {}", self->lease,
+                              e.what());
+        next = clock::now() + retry_gap;
+      } catch (const std::exception& e) {
+        if (self->stopped) break;
+        self->impl->log->info("coordination: renewal of lease {:x} failed: {}", self->lease,
+                              e.what());
+        next = clock::now() + retry_gap;
+      }
+      if (clock::now() >= self->expires_at) self->mark_lost("renewals failed past the lease's TTL");
+    }
+  }
+};
+
+}  // namespace coordination::detail

@@ -1,0 +1,253 @@
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common.hpp"
+#include "coordination/lock.hpp"
+#include "coordination/with_timeout.hpp"
+#include "support/process.hpp"
+
+namespace asio = boost::asio;
+using namespace coordination;
+using namespace coordination::test;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+asio::awaitable<void> sleep_for(clock_type::duration d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+// Waits (bounded) until `prefix` holds exactly `n` keys.
+asio::awaitable<void> expect_keys(client& c, const std::string& prefix, int n) {
+  auto until = clock_type::now() + 5s;
+  while ((co_await c.get_prefix(prefix)).count != n) {
+    BOOST_REQUIRE_MESSAGE((clock_type::now() < until), prefix << " never had " << n << " keys");
+    co_await sleep_for(20ms);
+  }
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(lock_suite)
+
+BOOST_AUTO_TEST_CASE(lock_try_lock_release_and_tokens) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto a = co_await session::create(c);
+    auto b = co_await session::create(c);
+    auto name = unique_prefix("lock") + "L";
+    locker la(a), lb(b);
+    auto held = co_await la.lock(name);
+    BOOST_TEST(held.held());
+    BOOST_TEST(held.fencing_token() > 0);
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(a.lease()));
+    BOOST_TEST(held.key() == name + "/" + hex);  // etcd's own layout
+    BOOST_TEST(co_await held.is_held());
+    try {
+      co_await lb.try_lock(name);
+      BOOST_FAIL("try_lock took a held lock");
+    } catch (const coordination_error& e) {
+      BOOST_TEST(e.code() == error::locked);
+    }
+    co_await expect_keys(c, name + "/", 1);  // the failed try removed its key
+    auto first_token = held.fencing_token();
+    co_await held.release();
+    BOOST_TEST(!held.held());
+    BOOST_TEST((co_await held.wait_lost()) == error::cancelled);
+    auto next = co_await lb.try_lock(name);
+    BOOST_TEST(next.fencing_token() > first_token);
+    co_await next.release();
+    co_await a.close();
+    co_await b.close();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(coroutines_and_sessions_exclude_each_other) {
+  run(
+      [](asio::io_context& io) -> asio::awaitable<void> {
+        client c1(io.get_executor(), config_for(shared_endpoints()));
+        client c2(io.get_executor(), config_for(shared_endpoints()));
+        auto s1 = co_await session::create(c1);
+        auto s2 = co_await session::create(c2);
+        auto name = unique_prefix("contend") + "L";
+        int inside = 0, max_inside = 0, done = 0, sections = 0;
+        std::vector<std::int64_t> tokens;
+        auto ex = co_await asio::this_coro::executor;
+        asio::steady_timer all_done(ex, clock_type::time_point::max());
+        const int workers = 8, rounds = 5;
+        for (int i = 0; i < workers; ++i) {
+          session& s = i % 2 ? s1 : s2;  // four coroutines per session, two sessions
+          asio::co_spawn(
+              ex,
+              [&, &s = s]() -> asio::awaitable<void> {
+                locker l(s);
+                for (int r = 0; r < rounds; ++r) {
+                  auto h = co_await l.lock(name);
+                  max_inside = std::max(max_inside, ++inside);
+                  tokens.push_back(h.fencing_token());
+                  co_await sleep_for(2ms);  // hold it across a suspension
+                  ++sections;
+                  --inside;
+                  co_await h.release();
+                }
+                if (++done == workers) all_done.cancel();
+              },
+              [](std::exception_ptr e) {
+                if (e) std::rethrow_exception(e);
+              });
+        }
+        co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+        BOOST_TEST(max_inside == 1);
+        BOOST_TEST(sections == workers * rounds);
+        for (std::size_t i = 1; i < tokens.size(); ++i) BOOST_TEST(tokens[i] > tokens[i - 1]);
+        co_await s1.close();
+        co_await s2.close();
+      },
+      120s);
+}
+
+BOOST_AUTO_TEST_CASE(deadline_removes_the_waiter_key) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto a = co_await session::create(c);
+    auto b = co_await session::create(c);
+    auto name = unique_prefix("deadline") + "L";
+    locker la(a), lb(b);
+    auto held = co_await la.lock(name);
+    try {
+      co_await with_timeout(lb.lock(name), 300ms);
+      BOOST_FAIL("lock() returned while the lock was held");
+    } catch (const coordination_error& e) {
+      BOOST_TEST(e.code() == error::timeout);
+    }
+    co_await expect_keys(c, name + "/", 1);  // only the holder's key is left
+    co_await held.release();
+    auto later = co_await with_timeout(lb.lock(name), 5s);  // the queue is not blocked
+    BOOST_TEST(later.held());
+    co_await later.release();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(holder_session_killed_reports_lost_and_next_waiter_gets_it) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto a = co_await session::create(c);
+    auto b = co_await session::create(c);
+    auto name = unique_prefix("killed") + "L";
+    locker la(a), lb(b);
+    auto held = co_await la.lock(name);
+    auto guard_key = unique_prefix("fenced") + "data";
+    std::vector<compare> no_compares;
+    std::vector<txn_op> write;
+    write.emplace_back(put_op{guard_key, std::string("by-holder"), put_options()});
+    auto ok = co_await held.guarded_txn(no_compares, write);
+    BOOST_TEST(ok.succeeded);
+
+    bool got_it = false;
+    std::int64_t next_token = 0;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto h = co_await lb.lock(name);
+          got_it = true;
+          next_token = h.fencing_token();
+          co_await h.release();
+        },
+        asio::detached);
+    co_await c.lease_revoke(a.lease());  // the holder's session dies from outside
+    auto why = co_await with_timeout(held.wait_lost(), 10s);
+    BOOST_TEST(why == error::lock_lost);
+    BOOST_TEST(!held.held());
+    BOOST_TEST(!(co_await held.is_held()));
+    // A fencing-guarded write by the old holder is refused and changes nothing.
+    try {
+      std::vector<txn_op> late;
+      late.emplace_back(put_op{guard_key, std::string("too-late"), put_options()});
+      co_await held.guarded_txn(no_compares, late);
+      BOOST_FAIL("a guarded write without the lock succeeded");
+    } catch (const coordination_error& e) {
+      BOOST_TEST(e.code() == error::lock_lost);
+    }
+    BOOST_TEST((co_await c.get(guard_key))->value == "by-holder");
+    auto until = clock_type::now() + 10s;
+    while (!got_it) {
+      BOOST_REQUIRE((clock_type::now() < until));
+      co_await sleep_for(10ms);
+    }
+    BOOST_TEST(next_token > held.fencing_token());
+  });
+}
+
+BOOST_AUTO_TEST_CASE(dropped_handle_releases_in_the_background) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto a = co_await session::create(c);
+    auto b = co_await session::create(c);
+    auto name = unique_prefix("dropped") + "L";
+    locker la(a), lb(b);
+    { auto h = co_await la.lock(name); }  // no release()
+    auto h2 = co_await with_timeout(lb.lock(name), 5s);
+    BOOST_TEST(h2.held());
+    co_await h2.release();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(interoperates_with_etcdctl_lock) {
+  if (using_external_cluster()) return;
+  etcd_cluster cluster(1);
+  auto name = std::string("interop-lock");
+  run(
+      [&](asio::io_context& io) -> asio::awaitable<void> {
+        client c(io.get_executor(), config_for(cluster.client_urls()));
+        auto s = co_await session::create(c);
+        locker l(s);
+        // 1. We hold it: etcdctl must wait.
+        auto h = co_await l.lock(name);
+        std::atomic<bool> etcdctl_has_it{false};
+        auto args = cluster.etcdctl_args(0);
+        args.insert(args.end(), {"lock", name});
+        auto ctl = child_process::spawn(args, {}, [&](std::string_view line) {
+          if (line.starts_with(name + "/")) etcdctl_has_it = true;  // it prints its key
+        });
+        co_await sleep_for(1500ms);
+        BOOST_TEST(!etcdctl_has_it.load());
+        co_await expect_keys(c, name + "/", 2);  // it queued behind us
+        co_await h.release();
+        auto until = clock_type::now() + 10s;
+        while (!etcdctl_has_it) {
+          BOOST_REQUIRE((clock_type::now() < until));
+          co_await sleep_for(20ms);
+        }
+        // 2. etcdctl holds it: we must wait, and get it once it lets go.
+        try {
+          co_await l.try_lock(name);
+          BOOST_FAIL("try_lock succeeded while etcdctl held the lock");
+        } catch (const coordination_error& e) {
+          BOOST_TEST(e.code() == error::locked);
+        }
+        bool ours = false;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+              auto again = co_await l.lock(name);
+              ours = true;
+              co_await again.release();
+            },
+            asio::detached);
+        co_await sleep_for(500ms);
+        BOOST_TEST(!ours);
+        ctl.signal(SIGINT);  // etcdctl releases (closes its session) and exits
+        ctl.wait();
+        until = clock_type::now() + 10s;
+        while (!ours) {
+          BOOST_REQUIRE((clock_type::now() < until));
+          co_await sleep_for(20ms);
+        }
+        co_await s.close();
+      },
+      60s);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
