@@ -3,6 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <cstdio>
+#include <optional>
 
 #include "coordination/watch.hpp"
 #include "detail/session_state.hpp"
@@ -23,6 +24,9 @@ struct held_lock {
   asio::steady_timer lost_signal;
   watch_stream key_watch;
   std::uint64_t session_callback = 0;
+  int count = 1;                                     // reentrant acquisitions
+  std::optional<coordination::session> own_session;  // a lock with a TTL of its own
+  std::shared_ptr<std::map<std::string, std::weak_ptr<held_lock>>> reentrant;
 
   void mark_lost(const char* why) {
     if (lost || released) return;
@@ -34,7 +38,9 @@ struct held_lock {
 
 namespace {
 
-void leave_gate(name_gate& g) {
+void leave_gate(name_gate* gate) {
+  if (!gate) return;
+  auto& g = *gate;
   if (g.waiters.empty()) {
     g.busy = false;
     return;
@@ -62,7 +68,7 @@ asio::awaitable<std::shared_ptr<name_gate>> enter_gate(session_state& s, const s
     ~guard() {
       if (done) return;
       if (w.handed) {
-        leave_gate(g);  // handed over while being cancelled: pass it on
+        leave_gate(&g);  // handed over while being cancelled: pass it on
       } else {
         std::erase(g.waiters, &w);
       }
@@ -107,9 +113,66 @@ void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, 
         } catch (const std::exception& e) {
           s->impl->log->warn("coordination: removing lock key {} failed: {}", key, e.what());
         }
-        leave_gate(*gate);
+        leave_gate(gate.get());
       },
       asio::detached);
+}
+
+// Creates `key` on `lease` unless it exists. Returns {its create revision, header revision}.
+asio::awaitable<std::pair<std::int64_t, std::int64_t>> create_key(client& c, const std::string& key,
+                                                                  std::int64_t lease) {
+  txn_request t;
+  t.compares.push_back(compare::create_revision(key, compare_result::equal, 0));
+  put_options with_lease;
+  with_lease.lease = lease;
+  t.success.push_back(put_op{key, "", with_lease});
+  t.failure.push_back(range_op{key, {}});
+  auto r = co_await c.txn(std::move(t));
+  if (r.succeeded) co_return std::pair{r.header.revision, r.header.revision};
+  auto& mine = std::get<range_result>(r.responses.at(0)).kvs;
+  if (mine.empty()) throw coordination_error(error::protocol_error, "lock key vanished");
+  co_return std::pair{mine[0].create_revision, r.header.revision};
+}
+
+// Waits until no key under `blockers` was created before `my_rev`: each round watches only the
+// newest such key for its deletion (never polls). Returns the newest revision seen.
+asio::awaitable<std::int64_t> wait_predecessors(client& c, const std::string& blockers,
+                                                std::int64_t my_rev) {
+  std::int64_t seen = 0;
+  for (;;) {
+    range_options before;
+    before.prefix = true;
+    before.max_create_revision = my_rev - 1;
+    before.order = sort_order::descend;
+    before.target = sort_target::create;
+    before.limit = 1;
+    auto rr = co_await c.range(blockers, before);
+    seen = std::max(seen, rr.header.revision);
+    if (rr.kvs.empty()) co_return seen;
+    watch_options wo;
+    wo.start_revision = rr.header.revision + 1;
+    wo.filter_put = true;
+    auto w = co_await c.watch(rr.kvs[0].key, wo);
+    for (bool gone = false; !gone;) {
+      auto b = co_await w.next();
+      gone = !b.events.empty();
+      seen = std::max(seen, b.revision);
+    }
+  }
+}
+
+// Still ours after waiting? (the lease may have expired meanwhile)
+asio::awaitable<std::int64_t> confirm(session_state& s, const std::string& key,
+                                      std::int64_t my_rev) {
+  auto mine = co_await s.owner->range(key);
+  if (mine.kvs.empty() || mine.kvs[0].create_revision != my_rev || s.is_lost)
+    throw coordination_error(error::lock_lost, key + ": the waiter's key expired while waiting");
+  co_return mine.header.revision;
+}
+
+std::string unique_suffix(std::int64_t lease) {
+  static std::uint64_t counter = 0;
+  return hex(lease) + "-" + std::to_string(++counter);
 }
 
 asio::awaitable<void> watch_own_key(std::shared_ptr<held_lock> h, std::int64_t from) {
@@ -142,18 +205,156 @@ asio::awaitable<void> watch_own_key(std::shared_ptr<held_lock> h, std::int64_t f
 using detail::clock;
 namespace asio = boost::asio;
 
-locker::locker(session& s) : session_(s.state()) {}
+namespace detail {
+namespace {
+
+lock_handle make_handle(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate,
+                        std::string name, std::string key, std::int64_t token,
+                        std::int64_t seen_revision) {
+  auto h = std::make_shared<held_lock>(s->impl->executor);
+  h->session = s;
+  h->gate = std::move(gate);
+  h->name = std::move(name);
+  h->key = std::move(key);
+  h->token = token;
+  h->lease = s->lease;
+  std::weak_ptr<held_lock> weak = h;
+  h->session_callback = s->next_callback++;
+  s->callbacks.emplace(h->session_callback, [weak](std::error_code) {
+    if (auto held = weak.lock()) held->mark_lost("its session was lost");
+  });
+  asio::co_spawn(s->impl->executor, watch_own_key(h, seen_revision + 1), asio::detached);
+  return lock_handle(std::move(h));
+}
+
+enum class lock_kind { read, write, semaphore };
+
+// The read/write and semaphore recipes: every waiter gets a key of its own
+// (<name>/<kind>/<lease>-<n>), so coroutines sharing a session need no local queue.
+asio::awaitable<lock_handle> acquire_shared(std::shared_ptr<session_state> s, std::string name,
+                                            lock_kind kind, int permits) {
+  if (name.empty()) throw coordination_error(error::invalid_argument, "name: must not be empty");
+  if (kind == lock_kind::semaphore && permits < 1)
+    throw coordination_error(error::invalid_argument, "permits: must be at least 1");
+  if (s->is_lost || s->stopped)
+    throw coordination_error(error::session_expired, "lock " + name + ": session is not alive");
+  client& c = *s->owner;
+  const std::string base = name + "/";
+  const std::string key = base +
+                          (kind == lock_kind::read    ? "read/"
+                           : kind == lock_kind::write ? "write/"
+                                                      : "") +
+                          unique_suffix(s->lease);
+  std::int64_t my_rev = 0, seen = 0;
+  std::exception_ptr failure;
+  try {
+    auto [rev, header] = co_await create_key(c, key, s->lease);
+    my_rev = rev;
+    seen = header;
+    bool waited = false;
+    if (kind == lock_kind::read) {
+      auto w = co_await wait_predecessors(c, base + "write/", my_rev);  // earlier writers only
+      waited = w > header;
+      seen = std::max(seen, w);
+    } else if (kind == lock_kind::write) {
+      auto w = co_await wait_predecessors(c, base, my_rev);  // everybody before
+      waited = w > header;
+      seen = std::max(seen, w);
+    } else {
+      for (;;) {
+        // (etcd's count ignores max_create_revision, so count the keys it returns)
+        range_options ahead;
+        ahead.prefix = true;
+        ahead.max_create_revision = my_rev - 1;
+        ahead.keys_only = true;
+        auto r = co_await c.range(base, ahead);
+        seen = std::max(seen, r.header.revision);
+        if (static_cast<std::int64_t>(r.kvs.size()) < permits) break;
+        // Full: wait for any holder or earlier waiter to go, then count again.
+        watch_options wo;
+        wo.start_revision = r.header.revision + 1;
+        wo.filter_put = true;
+        auto w = co_await c.watch_prefix(base, wo);
+        seen = std::max(seen, (co_await w.next()).revision);
+        waited = true;
+      }
+    }
+    if (waited) seen = std::max(seen, co_await confirm(*s, key, my_rev));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    if (my_rev) abandon(s, nullptr, key, my_rev);
+    std::rethrow_exception(failure);
+  }
+  co_return make_handle(s, nullptr, name, key, my_rev, seen);
+}
+
+}  // namespace
+}  // namespace detail
+
+locker::locker(session& s, locker_options options)
+    : session_(s.state()),
+      options_(options),
+      reentrant_(std::make_shared<std::map<std::string, std::weak_ptr<detail::held_lock>>>()) {}
 
 asio::awaitable<lock_handle> locker::lock(std::string name) {
-  return acquire(std::move(name), true);
+  if (options_.reentrant) {
+    auto it = reentrant_->find(name);
+    if (it != reentrant_->end()) {
+      if (auto h = it->second.lock(); h && !h->released && !h->lost) {
+        ++h->count;
+        co_return lock_handle(h);
+      }
+    }
+  }
+  auto handle = co_await acquire(name, true, session_);
+  if (options_.reentrant) {
+    handle.state()->reentrant = reentrant_;
+    (*reentrant_)[name] = handle.state();
+  }
+  co_return handle;
+}
+
+asio::awaitable<lock_handle> locker::lock(std::string name, std::chrono::seconds ttl) {
+  if (ttl.count() <= 0) throw coordination_error(error::invalid_argument, "ttl: must be positive");
+  if (ttl == session_->ttl) co_return co_await lock(std::move(name));
+  // A lease of its own, kept alive like any session's, revoked when the lock is released.
+  session_options so;
+  so.ttl = ttl;
+  auto own = co_await session::create(*session_->owner, so);
+  std::exception_ptr failure;
+  try {
+    auto handle = co_await acquire(name, true, own.state());
+    handle.state()->own_session.emplace(std::move(own));
+    co_return handle;
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  co_await own.close();
+  std::rethrow_exception(failure);
 }
 
 asio::awaitable<lock_handle> locker::try_lock(std::string name) {
-  return acquire(std::move(name), false);
+  return acquire(std::move(name), false, session_);
 }
 
-asio::awaitable<lock_handle> locker::acquire(std::string name, bool wait) {
-  auto s = session_;
+asio::awaitable<lock_handle> locker::read_lock(std::string name) {
+  return detail::acquire_shared(session_, std::move(name), detail::lock_kind::read, 0);
+}
+
+asio::awaitable<lock_handle> locker::write_lock(std::string name) {
+  return detail::acquire_shared(session_, std::move(name), detail::lock_kind::write, 0);
+}
+
+asio::awaitable<lock_handle> locker::acquire_semaphore(std::string name, int permits) {
+  return detail::acquire_shared(session_, std::move(name), detail::lock_kind::semaphore, permits);
+}
+
+// The mutex: one key per session (etcd's layout, so etcdctl lock interoperates), local FIFO
+// first for the coroutines sharing that session.
+asio::awaitable<lock_handle> locker::acquire(std::string name, bool wait,
+                                             std::shared_ptr<detail::session_state> s) {
   if (name.empty()) throw coordination_error(error::invalid_argument, "name: must not be empty");
   if (s->is_lost || s->stopped)
     throw coordination_error(error::session_expired, "lock " + name + ": session is not alive");
@@ -165,6 +366,7 @@ asio::awaitable<lock_handle> locker::acquire(std::string name, bool wait) {
   std::int64_t seen_revision = 0;
   std::exception_ptr failure;
   try {
+    // One round trip: create our key if absent, and read the current owner.
     txn_request t;
     t.compares.push_back(compare::create_revision(key, compare_result::equal, 0));
     put_options with_lease;
@@ -186,75 +388,46 @@ asio::awaitable<lock_handle> locker::acquire(std::string name, bool wait) {
     bool is_owner = owner.empty() || owner[0].create_revision == my_rev;
     if (!is_owner && !wait)
       throw coordination_error(error::locked, "lock " + name + " is held by " + owner[0].key);
-    while (!is_owner) {
-      // Wait for the deletion of the key just before ours (never poll, never watch the rest).
-      range_options before;
-      before.prefix = true;
-      before.max_create_revision = my_rev - 1;
-      before.order = sort_order::descend;
-      before.target = sort_target::create;
-      before.limit = 1;
-      auto rr = co_await c.range(prefix, before);
-      seen_revision = rr.header.revision;
-      if (rr.kvs.empty()) break;
-      watch_options wo;
-      wo.start_revision = rr.header.revision + 1;
-      wo.filter_put = true;
-      auto w = co_await c.watch(rr.kvs[0].key, wo);
-      for (bool gone = false; !gone;) {
-        auto b = co_await w.next();
-        gone = !b.events.empty();
-        seen_revision = std::max(seen_revision, b.revision);
-      }
+    if (!is_owner) {
+      seen_revision =
+          std::max(seen_revision, co_await detail::wait_predecessors(c, prefix, my_rev));
+      seen_revision = std::max(seen_revision, co_await detail::confirm(*s, key, my_rev));
     }
-    // Still ours? (the session may have expired while waiting)
-    auto mine = co_await c.range(key);
-    if (mine.kvs.empty() || mine.kvs[0].create_revision != my_rev || s->is_lost)
-      throw coordination_error(error::lock_lost,
-                               "lock " + name + ": the waiter's key expired while waiting");
-    seen_revision = std::max(seen_revision, mine.header.revision);
   } catch (...) {
     failure = std::current_exception();
   }
   if (failure) {
     // A cancelled or failed waiter removes its key so it never blocks others.
-    if (my_rev) {
+    if (my_rev)
       detail::abandon(s, gate, key, my_rev);
-    } else {
-      detail::leave_gate(*gate);
-    }
+    else
+      detail::leave_gate(gate.get());
     std::rethrow_exception(failure);
   }
-  auto h = std::make_shared<detail::held_lock>(s->impl->executor);
-  h->session = s;
-  h->gate = gate;
-  h->name = name;
-  h->key = key;
-  h->token = my_rev;
-  h->lease = s->lease;
-  std::weak_ptr<detail::held_lock> weak = h;
-  h->session_callback = s->next_callback++;
-  s->callbacks.emplace(h->session_callback, [weak](std::error_code) {
-    if (auto held = weak.lock()) held->mark_lost("its session was lost");
-  });
-  asio::co_spawn(s->impl->executor, detail::watch_own_key(h, seen_revision + 1), asio::detached);
-  co_return lock_handle(std::move(h));
+  co_return detail::make_handle(s, gate, name, key, my_rev, seen_revision);
 }
 
 lock_handle::lock_handle() = default;
 lock_handle::lock_handle(std::shared_ptr<detail::held_lock> s) : state_(std::move(s)) {}
-lock_handle::lock_handle(lock_handle&&) noexcept = default;
+lock_handle::lock_handle(lock_handle&& other) noexcept
+    : state_(std::move(other.state_)), done_(other.done_) {}
 lock_handle& lock_handle::operator=(lock_handle&& other) noexcept {
   if (this != &other) {
     lock_handle old(std::move(*this));
     state_ = std::move(other.state_);
+    done_ = other.done_;
   }
   return *this;
 }
 
 lock_handle::~lock_handle() {
-  if (!state_ || state_->released) return;
+  if (!state_ || state_->released || done_) return;
+  done_ = true;
   auto h = state_;
+  if (h->count > 1) {  // one reentrant acquisition less
+    --h->count;
+    return;
+  }
   h->session->impl->log->info("coordination: lock {} dropped without release(); releasing it",
                               h->key);
   asio::co_spawn(
@@ -296,10 +469,33 @@ asio::awaitable<bool> lock_handle::is_held() {
   co_return ok;
 }
 
+int lock_handle::acquire_count() const {
+  return state_ ? state_->count : 0;
+}
+
+asio::awaitable<std::int64_t> lock_handle::renew() {
+  auto h = state_;
+  if (!h || h->released) throw coordination_error(error::lock_lost, "lock released");
+  auto r = co_await h->session->owner->lease_keep_alive_once(h->lease);
+  co_return r.ttl;
+}
+
+asio::awaitable<std::int64_t> lock_handle::ttl() {
+  auto h = state_;
+  if (!h) co_return -1;
+  co_return (co_await h->session->owner->lease_time_to_live(h->lease)).ttl;
+}
+
 asio::awaitable<void> lock_handle::release() {
   auto h = state_;
-  if (!h || h->released) co_return;
+  if (!h || h->released || done_) co_return;
+  done_ = true;
+  if (h->count > 1) {
+    --h->count;
+    co_return;
+  }
   h->released = true;
+  if (h->reentrant) h->reentrant->erase(h->name);
   h->key_watch.cancel();
   h->session->callbacks.erase(h->session_callback);
   h->lost_signal.cancel();
@@ -312,7 +508,15 @@ asio::awaitable<void> lock_handle::release() {
   } catch (...) {
     failure = std::current_exception();
   }
-  detail::leave_gate(*h->gate);
+  detail::leave_gate(h->gate.get());
+  if (h->own_session) {
+    try {
+      co_await h->own_session->close();  // revokes the lock's own lease
+    } catch (const std::exception& e) {
+      h->session->impl->log->info("coordination: revoking the lease of lock {} failed: {}", h->key,
+                                  e.what());
+    }
+  }
   if (failure) std::rethrow_exception(failure);
 }
 

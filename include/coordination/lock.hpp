@@ -15,6 +15,8 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -56,23 +58,55 @@ class lock_handle {
   // lock is gone (nothing applied); succeeded == false when only `compares` failed.
   boost::asio::awaitable<txn_result> guarded_txn(std::vector<compare> compares,
                                                  std::vector<txn_op> ops);
+  // Reentrant locks: how many times the owner holds it (release() undoes one).
+  int acquire_count() const;
+  // Renews the lock's lease now; returns the seconds it has left. For a lock on the session's
+  // lease this is one early session renewal; for a lock with a lease of its own, that lease's.
+  boost::asio::awaitable<std::int64_t> renew();
+  // Seconds the lock's lease has left, as etcd says (-1: gone).
+  boost::asio::awaitable<std::int64_t> ttl();
+
+  const std::shared_ptr<detail::held_lock>& state() const { return state_; }
 
  private:
   std::shared_ptr<detail::held_lock> state_;
+  bool done_ = false;  // this handle's acquisition was released
+};
+
+struct locker_options {
+  // A second lock() of a name this locker holds increments a count instead of waiting; the key
+  // is deleted when the count returns to 0. The owner is the locker object: two lockers (even on
+  // one session) exclude each other.
+  bool reentrant = false;
 };
 
 // Locks on one session. Cheap to create; many lockers may share a session.
+//
+// TTL: lock(name) and lock(name, ttl) with ttl equal to the session's TTL use the session's
+// lease. Another ttl gets a lease of its own (a session of its own, renewed by the same
+// keep-alive coroutine machinery), revoked on release.
 class locker {
  public:
-  explicit locker(session& s);
-  // Waits until `name` is held by this session (FIFO by request).
+  explicit locker(session& s, locker_options options = {});
+  // Waits until `name` is held (FIFO by request).
   boost::asio::awaitable<lock_handle> lock(std::string name);
+  boost::asio::awaitable<lock_handle> lock(std::string name, std::chrono::seconds ttl);
   // Takes `name` if nobody holds it or waits for it; otherwise throws error::locked.
   boost::asio::awaitable<lock_handle> try_lock(std::string name);
 
+  // Read/write lock: many readers or one writer. A waiting writer blocks readers that come after
+  // it (FIFO by create revision), so writers do not starve. Keys: <name>/read/..., <name>/write/...
+  boost::asio::awaitable<lock_handle> read_lock(std::string name);
+  boost::asio::awaitable<lock_handle> write_lock(std::string name);
+  // Semaphore: at most `permits` holders of `name` at once, granted in request order.
+  boost::asio::awaitable<lock_handle> acquire_semaphore(std::string name, int permits);
+
  private:
-  boost::asio::awaitable<lock_handle> acquire(std::string name, bool wait);
+  boost::asio::awaitable<lock_handle> acquire(std::string name, bool wait,
+                                              std::shared_ptr<detail::session_state> s);
   std::shared_ptr<detail::session_state> session_;
+  locker_options options_;
+  std::shared_ptr<std::map<std::string, std::weak_ptr<detail::held_lock>>> reentrant_;
 };
 
 }  // namespace coordination

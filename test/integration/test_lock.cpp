@@ -194,6 +194,130 @@ BOOST_AUTO_TEST_CASE(dropped_handle_releases_in_the_background) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(reentrant_counts_and_owner_is_the_locker) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto s = co_await session::create(c);
+    auto name = unique_prefix("reentrant") + "L";
+    locker_options ro;
+    ro.reentrant = true;
+    locker mine(s, ro), other(s, ro);
+    auto h1 = co_await mine.lock(name);
+    auto h2 = co_await mine.lock(name);  // same owner: no wait
+    BOOST_TEST(h2.acquire_count() == 2);
+    BOOST_TEST(h1.fencing_token() == h2.fencing_token());
+    // Another locker is another owner, even on the same session.
+    try {
+      co_await with_timeout(other.lock(name), 300ms);
+      BOOST_FAIL("a second owner got a held reentrant lock");
+    } catch (const coordination_error& e) {
+      BOOST_TEST(e.code() == error::timeout);
+    }
+    co_await h2.release();
+    BOOST_TEST(h1.acquire_count() == 1);
+    BOOST_TEST(co_await h1.is_held());  // still held: the key stays until the count is 0
+    co_await h1.release();
+    co_await expect_keys(c, name + "/", 0);
+    auto h3 = co_await with_timeout(other.lock(name), 5s);
+    co_await h3.release();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(rwlock_shares_readers_and_does_not_starve_writers) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto s = co_await session::create(c);
+    auto name = unique_prefix("rw") + "L";
+    locker l(s);
+    auto r1 = co_await l.read_lock(name);
+    auto r2 = co_await with_timeout(l.read_lock(name), 5s);  // readers share
+    std::vector<std::string> order;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto w = co_await l.write_lock(name);
+          order.push_back("writer");
+          co_await sleep_for(100ms);
+          order.push_back("writer done");
+          co_await w.release();
+        },
+        asio::detached);
+    co_await expect_keys(c, name + "/write/", 1);  // the writer is queued
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto r3 = co_await l.read_lock(name);  // came after the writer: waits for it
+          order.push_back("late reader");
+          co_await r3.release();
+        },
+        asio::detached);
+    co_await expect_keys(c, name + "/read/", 3);
+    co_await sleep_for(200ms);
+    BOOST_TEST(order.empty());  // the writer waits for r1 and r2, the late reader for the writer
+    co_await r1.release();
+    co_await r2.release();
+    auto until = clock_type::now() + 10s;
+    while (order.size() < 3) {
+      BOOST_REQUIRE((clock_type::now() < until));
+      co_await sleep_for(10ms);
+    }
+    BOOST_TEST((order == std::vector<std::string>{"writer", "writer done", "late reader"}));
+  });
+}
+
+BOOST_AUTO_TEST_CASE(semaphore_admits_at_most_n) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto s = co_await session::create(c);
+    auto name = unique_prefix("sem") + "S";
+    locker l(s);
+    auto a = co_await l.acquire_semaphore(name, 2);
+    auto b = co_await with_timeout(l.acquire_semaphore(name, 2), 5s);
+    try {
+      co_await with_timeout(l.acquire_semaphore(name, 2), 300ms);
+      BOOST_FAIL("a third holder got a 2-permit semaphore");
+    } catch (const coordination_error& e) {
+      BOOST_TEST(e.code() == error::timeout);
+    }
+    co_await expect_keys(c, name + "/", 2);  // the timed-out waiter removed its key
+    co_await a.release();
+    auto third = co_await with_timeout(l.acquire_semaphore(name, 2), 5s);
+    BOOST_TEST(third.held());
+    co_await b.release();
+    co_await third.release();
+    try {
+      co_await l.acquire_semaphore(name, 0);
+      BOOST_FAIL("0 permits accepted");
+    } catch (const coordination_error& e) {
+      BOOST_TEST(e.code() == error::invalid_argument);
+    }
+  });
+}
+
+BOOST_AUTO_TEST_CASE(ttl_of_its_own_gets_its_own_lease) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    session_options so;
+    so.ttl = 20s;
+    auto s = co_await session::create(c, so);
+    auto name = unique_prefix("ttl") + "L";
+    locker l(s);
+    auto shared = co_await l.lock(name, 20s);
+    BOOST_TEST(shared.lease() == s.lease());
+    co_await shared.release();
+    auto own = co_await l.lock(name, 5s);
+    BOOST_TEST(own.lease() != s.lease());
+    auto left = co_await own.ttl();
+    BOOST_TEST(left > 0);
+    BOOST_TEST(left <= 5);
+    BOOST_TEST((co_await own.renew()) >= 4);
+    auto lease = own.lease();
+    co_await own.release();
+    BOOST_TEST((co_await c.lease_time_to_live(lease)).ttl == -1);    // its lease is revoked
+    BOOST_TEST((co_await c.lease_time_to_live(s.lease())).ttl > 0);  // the session's is not
+  });
+}
+
 BOOST_AUTO_TEST_CASE(interoperates_with_etcdctl_lock) {
   if (using_external_cluster()) return;
   etcd_cluster cluster(1);
