@@ -84,5 +84,27 @@ if [[ $wrc -eq 0 && "$(cat "$WORK/watch.txt")" == $'PUT /w/a 1\nPUT /w/b 2\nDELE
 if grep -q '"type":"DELETE"' "$WORK/watch.json" && grep -q '"mod_revision":'"$start" "$WORK/watch.json"; then passes=$((passes + 1)); else
   echo "FAIL watch --json: $(cat "$WORK/watch.json")"; failures=$((failures + 1)); fi
 
+# lock: runs CMD holding the lock with its key and token; exits with CMD's status.
+check lock-cmd 3 '^L1/[0-9a-f]+ [0-9]+$' -- "$CTL" lock L1 -- sh -c 'echo "$COORD_LOCK_KEY $COORD_FENCING_TOKEN"; exit 3'
+# Held by coordctl: etcdctl lock on the same name waits; after coordctl lets go it gets it.
+"$CTL" lock L2 >"$WORK/lock.out" 2>&1 &
+lpid=$!
+for _ in $(seq 100); do [[ -s $WORK/lock.out ]] && break; sleep 0.1; done
+if grep -q '^L2/' "$WORK/lock.out"; then passes=$((passes + 1)); else echo "FAIL lock-hold: $(cat "$WORK/lock.out")"; failures=$((failures + 1)); fi
+timeout 2 etcdctl --endpoints="$COORD_ENDPOINTS" lock L2 echo etcdctl-got-it >"$WORK/etcdctl.out" 2>&1
+if [[ $? -eq 124 ]]; then passes=$((passes + 1)); else echo "FAIL etcdctl got a lock coordctl held: $(cat "$WORK/etcdctl.out")"; failures=$((failures + 1)); fi
+kill -INT $lpid; wait $lpid; lrc=$?
+[[ $lrc -eq 0 ]] && passes=$((passes + 1)) || { echo "FAIL lock release exit $lrc"; failures=$((failures + 1)); }
+check etcdctl-after 0 'etcdctl-got-it' -- timeout 10 etcdctl --endpoints="$COORD_ENDPOINTS" lock L2 echo etcdctl-got-it
+# Lost while CMD runs (its key deleted from outside): CMD gets SIGTERM, exit non-zero.
+"$CTL" lock L3 -- sleep 30 2>"$WORK/lost.err" &
+lpid=$!
+for _ in $(seq 100); do [[ -n $("$CTL" get L3/ --prefix) ]] && break; sleep 0.1; done
+"$CTL" del L3/ --prefix >/dev/null
+start=$SECONDS
+wait $lpid; lrc=$?
+if [[ $lrc -ne 0 && $((SECONDS - start)) -lt 10 ]] && grep -q "was lost" "$WORK/lost.err"; then passes=$((passes + 1)); else
+  echo "FAIL lock-lost: exit $lrc after $((SECONDS - start)) s: $(cat "$WORK/lost.err")"; failures=$((failures + 1)); fi
+
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]

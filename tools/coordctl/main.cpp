@@ -3,12 +3,24 @@
 // or invalid input.
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <coordination/client.hpp>
+#include <coordination/lock.hpp>
+#include <coordination/session.hpp>
 #include <coordination/with_timeout.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -103,6 +115,16 @@ int main(int argc, char** argv) {
   watch->add_flag("--prefix", prefix, "every key starting with KEY");
   watch->add_option("--rev", rev, "start at this revision (replays history)");
 
+  std::int64_t lock_ttl = 60;
+  std::vector<std::string> lock_command;
+  auto* lock = app.add_subcommand(
+      "lock",
+      "take a lock (etcd's layout: excludes etcdctl lock on the same NAME); with -- CMD, run it "
+      "holding the lock, else hold until SIGINT/SIGTERM");
+  lock->add_option("NAME", key, "lock name, used exactly as given")->required();
+  lock->add_option("--ttl", lock_ttl, "session TTL in seconds (default 60)");
+  lock->add_option("CMD", lock_command, "command to run while holding the lock (after --)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -141,6 +163,88 @@ int main(int argc, char** argv) {
           print_json({{"revision", r.header.revision}, {"lease", o.lease}});
         else
           std::cout << "OK\n";
+      } else if (lock->parsed()) {
+        if (lock_ttl <= 0)
+          throw coordination_error(error::invalid_argument, "--ttl: must be positive");
+        session_options so;
+        so.ttl = std::chrono::seconds(lock_ttl);
+        auto s = co_await session::create(c, so);
+        locker l(s);
+        asio::signal_set signals(io, SIGINT, SIGTERM);
+        std::optional<lock_handle> held;
+        {
+          // Waiting for the lock is interruptible: SIGINT/SIGTERM cancels the wait (and the
+          // waiter's key goes).
+          auto [order, failure, handle, sig_ec, sig] =
+              co_await asio::experimental::make_parallel_group(
+                  asio::co_spawn(io, l.lock(key), asio::deferred),
+                  signals.async_wait(asio::deferred))
+                  .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+          (void)sig_ec;
+          (void)sig;
+          if (order[0] == 1) {
+            co_await s.close();
+            co_return;
+          }
+          if (failure) std::rethrow_exception(failure);
+          held.emplace(std::move(handle));
+        }
+        if (lock_command.empty()) {
+          std::cout << held->key() << std::endl;
+          signals.cancel();
+          asio::signal_set stop(io, SIGINT, SIGTERM);
+          using namespace asio::experimental::awaitable_operators;
+          auto how = co_await (stop.async_wait(asio::use_awaitable) || held->wait_lost());
+          if (how.index() == 1 && std::get<1>(how) == error::lock_lost) {
+            std::cerr << "coordctl: lock " << key << " was lost\n";
+            exit_code = 1;
+          }
+          co_await held->release();
+          co_await s.close();
+          co_return;
+        }
+        signals.cancel();
+        // Run CMD with the lock's key and fencing token in its environment.
+        pid_t child = fork();
+        if (child == 0) {
+          setenv("COORD_LOCK_KEY", held->key().c_str(), 1);
+          setenv("COORD_FENCING_TOKEN", std::to_string(held->fencing_token()).c_str(), 1);
+          std::vector<char*> args;
+          for (auto& a : lock_command) args.push_back(a.data());
+          args.push_back(nullptr);
+          execvp(args[0], args.data());
+          std::perror(("coordctl: " + lock_command[0]).c_str());
+          _exit(127);
+        }
+        if (child < 0) throw std::runtime_error("fork failed");
+        asio::signal_set child_signals(io, SIGCHLD, SIGINT, SIGTERM);
+        bool lost = false;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+              auto why = co_await held->wait_lost();
+              if (why == error::lock_lost) {
+                lost = true;
+                std::cerr << "coordctl: lock " << key << " was lost; stopping " << lock_command[0]
+                          << "\n";
+                kill(child, SIGTERM);
+              }
+            },
+            asio::detached);
+        int status = 0;
+        for (;;) {
+          auto [ec, sig] = co_await child_signals.async_wait(asio::as_tuple(asio::use_awaitable));
+          if (!ec && (sig == SIGINT || sig == SIGTERM)) kill(child, sig);  // pass it on
+          if (waitpid(child, &status, WNOHANG) == child) break;
+        }
+        co_await held->release();
+        co_await s.close();
+        if (lost)
+          exit_code = 1;
+        else if (WIFEXITED(status))
+          exit_code = WEXITSTATUS(status);
+        else
+          exit_code = 128 + WTERMSIG(status);
       } else if (watch->parsed()) {
         if (rev < 0)
           throw coordination_error(error::invalid_argument, "--rev: must not be negative");
@@ -184,7 +288,8 @@ int main(int argc, char** argv) {
     std::exception_ptr failure;
     auto whole = std::chrono::milliseconds(static_cast<long>(g.timeout * 1000) + 500);
     // A watch runs until interrupted; every other command has the --timeout deadline.
-    asio::co_spawn(io, watch->parsed() ? command() : with_timeout(command(), whole),
+    bool unbounded = watch->parsed() || lock->parsed();
+    asio::co_spawn(io, unbounded ? command() : with_timeout(command(), whole),
                    [&](std::exception_ptr e) {
                      failure = e;
                      io.stop();  // idle pooled connections and watch links keep nobody waiting
