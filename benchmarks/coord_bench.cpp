@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <coordination/client.hpp>
+#include <coordination/lock.hpp>
 #include <coordination/session.hpp>
 #include <cstdio>
 #include <fstream>
@@ -255,10 +256,10 @@ int main(int argc, char** argv) {
   options o;
   app.add_option("--endpoints", o.endpoints, "comma-separated URLs (default $COORD_ENDPOINTS)");
   app.add_option("--workload", o.workload,
-                 "put | get | get-serializable | txn | lease-keepalive | watch-latency | "
-                 "watch-fanout")
-      ->check(CLI::IsMember({"put", "get", "get-serializable", "txn", "lease-keepalive",
-                             "watch-latency", "watch-fanout"}));
+                 "put | get | get-serializable | txn | lease-keepalive | lock | lock-contended | "
+                 "rwlock | watch-latency | watch-fanout")
+      ->check(CLI::IsMember({"put", "get", "get-serializable", "txn", "lease-keepalive", "lock",
+                             "lock-contended", "rwlock", "watch-latency", "watch-fanout"}));
   app.add_option("--clients", o.clients, "concurrent clients (coroutines)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--duration", o.duration, "seconds per run")->check(CLI::Range(0.1, 3600.0));
@@ -327,6 +328,36 @@ int main(int argc, char** argv) {
         co_await closed_loop(
             o, r, [&](int) -> asio::awaitable<void> { co_await c.lease_keep_alive_once(id); });
         co_await lease_holder->close();
+      } else if (o.workload == "lock" || o.workload == "lock-contended" || o.workload == "rwlock") {
+        // One session per client (as separate processes would have); `lock`: a name per client
+        // (uncontended, lock + release = one op); `lock-contended`: one name for all (op = one
+        // hand-off); `rwlock`: one name, every 10th op a write lock.
+        std::vector<session> sessions;
+        for (int i = 0; i < o.clients; ++i) sessions.push_back(co_await session::create(c));
+        std::vector<locker> lockers;
+        for (auto& s : sessions) lockers.emplace_back(s);
+        std::vector<int> round(static_cast<std::size_t>(o.clients), 0);
+        cpu0 = cpu_seconds();
+        co_await closed_loop(o, r, [&](int i) -> asio::awaitable<void> {
+          auto& l = lockers[static_cast<std::size_t>(i)];
+          if (o.workload == "lock") {
+            auto h = co_await l.lock("bench/lock/" + std::to_string(i));
+            co_await h.release();
+          } else if (o.workload == "lock-contended") {
+            auto h = co_await l.lock("bench/lock-contended");
+            co_await h.release();
+          } else {
+            bool write = ++round[static_cast<std::size_t>(i)] % 10 == 0;
+            // (no co_await inside ?: — GCC 12 miscompiles that)
+            lock_handle h;
+            if (write)
+              h = co_await l.write_lock("bench/rwlock");
+            else
+              h = co_await l.read_lock("bench/rwlock");
+            co_await h.release();
+          }
+        });
+        for (auto& s : sessions) co_await s.close();
       } else if (o.workload == "watch-latency") {
         co_await watch_latency(o, c, r);
       } else if (o.workload == "watch-fanout") {

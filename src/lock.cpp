@@ -24,7 +24,9 @@ struct held_lock {
   asio::steady_timer lost_signal;
   watch_stream key_watch;
   std::uint64_t session_callback = 0;
-  int count = 1;                                     // reentrant acquisitions
+  int count = 1;                // reentrant acquisitions
+  std::int64_t watch_from = 0;  // first revision after the acquisition
+  bool watching = false;        // the key watch runs (started by the first wait_lost())
   std::optional<coordination::session> own_session;  // a lock with a TTL of its own
   std::shared_ptr<std::map<std::string, std::weak_ptr<held_lock>>> reentrant;
 
@@ -176,6 +178,7 @@ std::string unique_suffix(std::int64_t lease) {
 }
 
 asio::awaitable<void> watch_own_key(std::shared_ptr<held_lock> h, std::int64_t from) {
+  bool compacted = false;
   try {
     watch_options o;
     o.start_revision = from;
@@ -194,8 +197,16 @@ asio::awaitable<void> watch_own_key(std::shared_ptr<held_lock> h, std::int64_t f
       }
     }
   } catch (const coordination_error& e) {
-    if (e.code() == error::compacted) h->mark_lost("its key's history was compacted");
+    compacted = e.code() == error::compacted;
   } catch (const std::exception&) {
+  }
+  if (compacted && !h->released) {
+    // History since the acquisition is gone: ask etcd directly.
+    try {
+      auto r = co_await h->session->owner->range(h->key);
+      if (r.kvs.empty() || r.kvs[0].create_revision != h->token) h->mark_lost("its key is gone");
+    } catch (const std::exception&) {
+    }
   }
 }
 
@@ -223,7 +234,9 @@ lock_handle make_handle(std::shared_ptr<session_state> s, std::shared_ptr<name_g
   s->callbacks.emplace(h->session_callback, [weak](std::error_code) {
     if (auto held = weak.lock()) held->mark_lost("its session was lost");
   });
-  asio::co_spawn(s->impl->executor, watch_own_key(h, seen_revision + 1), asio::detached);
+  // The key watch that notices a deletion by someone else starts with the first wait_lost():
+  // an uncontended lock + release stays two round trips.
+  h->watch_from = seen_revision + 1;
   return lock_handle(std::move(h));
 }
 
@@ -523,6 +536,11 @@ asio::awaitable<void> lock_handle::release() {
 asio::awaitable<std::error_code> lock_handle::wait_lost() {
   auto h = state_;
   if (!h) co_return make_error_code(error::cancelled);
+  if (!h->watching && !h->lost && !h->released) {
+    h->watching = true;
+    asio::co_spawn(h->session->impl->executor, detail::watch_own_key(h, h->watch_from),
+                   asio::detached);
+  }
   if (!h->lost && !h->released)
     co_await h->lost_signal.async_wait(asio::as_tuple(asio::use_awaitable));
   co_return make_error_code(h->lost ? error::lock_lost : error::cancelled);

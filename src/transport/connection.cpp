@@ -13,6 +13,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <tuple>
 
 #include "coordination/error.hpp"
 
@@ -105,8 +106,13 @@ asio::awaitable<std::error_code> connection::send_streaming(const http_request& 
   tcp().expires_at(deadline);
   format_head(req);
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(req.body)};
-  auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, bufs, use_tuple)
-                      : co_await asio::async_write(*tcp_, bufs, use_tuple);
+  // (if/else, not ?: — GCC 12 mishandles co_await inside a conditional expression)
+  std::tuple<boost::system::error_code, std::size_t> result;
+  if (tls_)
+    result = co_await asio::async_write(*tls_, bufs, use_tuple);
+  else
+    result = co_await asio::async_write(*tcp_, bufs, use_tuple);
+  auto [ec, n] = result;
   tcp().expires_never();
   co_return ec;
 }
@@ -114,8 +120,13 @@ asio::awaitable<std::error_code> connection::send_streaming(const http_request& 
 asio::awaitable<std::pair<std::error_code, std::size_t>> connection::read_some(char* data,
                                                                                std::size_t size) {
   auto buf = asio::buffer(data, size);
-  auto [ec, n] = tls_ ? co_await tls_->async_read_some(buf, use_tuple)
-                      : co_await tcp_->async_read_some(buf, use_tuple);
+  // (if/else, not ?: — GCC 12 mishandles co_await inside a conditional expression)
+  std::tuple<boost::system::error_code, std::size_t> result;
+  if (tls_)
+    result = co_await tls_->async_read_some(buf, use_tuple);
+  else
+    result = co_await tcp_->async_read_some(buf, use_tuple);
+  auto [ec, n] = result;
   co_return std::pair<std::error_code, std::size_t>(ec, n);
 }
 

@@ -8,6 +8,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <tuple>
 
 #include "coordination/error.hpp"
 
@@ -87,16 +88,26 @@ asio::awaitable<std::error_code> ws_connection::connect(const ws_options& o) {
 
 asio::awaitable<std::pair<std::error_code, std::string>> ws_connection::read() {
   buffer_.clear();
-  auto [ec, n] = tls_ ? co_await tls_->async_read(buffer_, use_tuple)
-                      : co_await plain_->async_read(buffer_, use_tuple);
+  // (if/else, not ?: — GCC 12 mishandles co_await inside a conditional expression)
+  std::tuple<boost::system::error_code, std::size_t> result;
+  if (tls_)
+    result = co_await tls_->async_read(buffer_, use_tuple);
+  else
+    result = co_await plain_->async_read(buffer_, use_tuple);
+  auto [ec, n] = result;
   if (ec) co_return std::pair<std::error_code, std::string>(ec, std::string());
   co_return std::pair<std::error_code, std::string>(std::error_code{},
                                                     beast::buffers_to_string(buffer_.data()));
 }
 
 asio::awaitable<std::error_code> ws_connection::write(const std::string& frame) {
-  auto [ec, n] = tls_ ? co_await tls_->async_write(asio::buffer(frame), use_tuple)
-                      : co_await plain_->async_write(asio::buffer(frame), use_tuple);
+  // (if/else, not ?: — GCC 12 mishandles co_await inside a conditional expression)
+  std::tuple<boost::system::error_code, std::size_t> result;
+  if (tls_)
+    result = co_await tls_->async_write(asio::buffer(frame), use_tuple);
+  else
+    result = co_await plain_->async_write(asio::buffer(frame), use_tuple);
+  auto [ec, n] = result;
   co_return ec;
 }
 
