@@ -7,6 +7,11 @@
 #include "coordination/with_timeout.hpp"
 #include "support/process.hpp"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 namespace asio = boost::asio;
 using namespace coordination;
 using namespace coordination::test;
@@ -316,6 +321,29 @@ BOOST_AUTO_TEST_CASE(ttl_of_its_own_gets_its_own_lease) {
     BOOST_TEST((co_await c.lease_time_to_live(lease)).ttl == -1);    // its lease is revoked
     BOOST_TEST((co_await c.lease_time_to_live(s.lease())).ttl > 0);  // the session's is not
   });
+}
+
+BOOST_AUTO_TEST_CASE(processes_and_coroutines_never_share_the_critical_section) {
+  // 3 processes x 3 coroutines x 8 rounds; each section creates an O_EXCL marker file.
+  char tmpl[] = "/tmp/coord-lockproc-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  std::string worker = std::string(COORD_BIN_DIR) + "/coord-lock-worker";
+  auto eps = shared_endpoints();
+  std::string csv;
+  for (auto& e : eps) csv += (csv.empty() ? "" : ",") + e;
+  auto name = unique_prefix("procs") + "L";
+  std::vector<child_process> workers;
+  for (int p = 0; p < 3; ++p)
+    workers.push_back(
+        child_process::spawn({worker, csv, name, "3", "8", dir + "/marker", dir + "/log"}));
+  for (auto& w : workers) BOOST_TEST(w.wait() == 0, w.log_tail());
+  std::ifstream in(dir + "/log");
+  std::vector<long long> tokens;
+  for (long long t; in >> t;) tokens.push_back(t);
+  BOOST_TEST(tokens.size() == 72u);
+  for (std::size_t i = 1; i < tokens.size(); ++i)
+    BOOST_TEST(tokens[i] > tokens[i - 1], "token " << tokens[i] << " after " << tokens[i - 1]);
+  std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(interoperates_with_etcdctl_lock) {
