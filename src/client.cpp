@@ -74,6 +74,7 @@ void check_size(const client_config& cfg, std::size_t bytes, const char* field) 
 
 client::client(asio::any_io_executor ex, client_config cfg)
     : impl_(std::make_shared<detail::client_impl>(std::move(ex), std::move(cfg))) {}
+client::client(std::shared_ptr<detail::client_impl> shared) : impl_(std::move(shared)) {}
 client::~client() = default;
 client::client(client&&) noexcept = default;
 client& client::operator=(client&&) noexcept = default;

@@ -36,7 +36,7 @@ struct name_gate {
 struct session_state : std::enable_shared_from_this<session_state> {
   session_state(client& c, std::int64_t id, std::chrono::seconds granted,
                 std::chrono::milliseconds interval)
-      : owner(&c),
+      : owner(std::make_unique<client>(c.impl().shared_from_this())),
         impl(c.impl().shared_from_this()),
         lease(id),
         ttl(granted),
@@ -45,7 +45,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
         lost_signal(impl->executor, clock::time_point::max()),
         expires_at(clock::now() + granted) {}
 
-  client* owner;
+  std::unique_ptr<client> owner;  // shares the user's client, survives its move
   std::shared_ptr<client_impl> impl;
   std::int64_t lease;
   std::chrono::seconds ttl;
