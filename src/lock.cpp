@@ -45,6 +45,10 @@ void leave_gate(name_gate* gate) {
   auto& g = *gate;
   if (g.waiters.empty()) {
     g.busy = false;
+    if (g.registry) {
+      auto it = g.registry->find(g.name);
+      if (it != g.registry->end() && it->second.get() == gate) g.registry->erase(it);
+    }
     return;
   }
   auto* w = g.waiters.front();
@@ -55,7 +59,11 @@ void leave_gate(name_gate* gate) {
 
 asio::awaitable<std::shared_ptr<name_gate>> enter_gate(session_state& s, const std::string& name) {
   auto& slot = s.gates[name];
-  if (!slot) slot = std::make_shared<name_gate>();
+  if (!slot) {
+    slot = std::make_shared<name_gate>();
+    slot->name = name;
+    slot->registry = &s.gates;
+  }
   auto gate = slot;
   if (!gate->busy) {
     gate->busy = true;

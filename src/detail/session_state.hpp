@@ -31,6 +31,10 @@ struct gate_waiter {
 struct name_gate {
   bool busy = false;
   std::deque<gate_waiter*> waiters;
+  std::string name;
+  // The session's map of gates: a gate nobody uses leaves it (held_lock and the waiters keep
+  // the session state, and so this map, alive while they use the gate).
+  std::map<std::string, std::shared_ptr<name_gate>>* registry = nullptr;
 };
 
 struct session_state : std::enable_shared_from_this<session_state> {
