@@ -409,10 +409,30 @@ asio::awaitable<lock_handle> locker::acquire(std::string name, bool wait,
     bool is_owner = owner.empty() || owner[0].create_revision == my_rev;
     if (!is_owner && !wait)
       throw coordination_error(error::locked, "lock " + name + " is held by " + owner[0].key);
-    if (!is_owner) {
-      seen_revision =
-          std::max(seen_revision, co_await detail::wait_predecessors(c, prefix, my_rev));
-      seen_revision = std::max(seen_revision, co_await detail::confirm(*s, key, my_rev));
+    while (!is_owner) {
+      // One range answers both questions after each wake-up: is our key still there (the
+      // newest key up to our revision must be ours), and which key is just before it.
+      range_options upto;
+      upto.prefix = true;
+      upto.max_create_revision = my_rev;
+      upto.order = sort_order::descend;
+      upto.target = sort_target::create;
+      upto.limit = 2;
+      auto rr = co_await c.range(prefix, upto);
+      seen_revision = std::max(seen_revision, rr.header.revision);
+      if (rr.kvs.empty() || rr.kvs[0].create_revision != my_rev || s->is_lost)
+        throw coordination_error(error::lock_lost,
+                                 key + ": the waiter's key expired while waiting");
+      if (rr.kvs.size() == 1) break;  // nobody before us
+      watch_options wo;
+      wo.start_revision = rr.header.revision + 1;
+      wo.filter_put = true;
+      auto w = co_await c.watch(rr.kvs[1].key, wo);
+      for (bool gone = false; !gone;) {
+        auto b = co_await w.next();
+        gone = !b.events.empty();
+        seen_revision = std::max(seen_revision, b.revision);
+      }
     }
   } catch (...) {
     failure = std::current_exception();
