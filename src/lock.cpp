@@ -144,6 +144,19 @@ asio::awaitable<std::pair<std::int64_t, std::int64_t>> create_key(client& c, con
   co_return std::pair{mine[0].create_revision, r.header.revision};
 }
 
+// Waits for the deletion of `key`, which existed at revision `at` (a watch from at + 1 through
+// the client's hub). Returns the revision of the deletion.
+asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& key, std::int64_t at) {
+  watch_options wo;
+  wo.start_revision = at + 1;
+  wo.filter_put = true;
+  auto w = co_await c.watch(key, wo);
+  for (;;) {
+    auto b = co_await w.next();
+    if (!b.events.empty()) co_return b.events.back().kv.mod_revision;
+  }
+}
+
 // Waits until no key under `blockers` was created before `my_rev`: each round watches only the
 // newest such key for its deletion (never polls). Returns the newest revision seen.
 asio::awaitable<std::int64_t> wait_predecessors(client& c, const std::string& blockers,
@@ -159,15 +172,7 @@ asio::awaitable<std::int64_t> wait_predecessors(client& c, const std::string& bl
     auto rr = co_await c.range(blockers, before);
     seen = std::max(seen, rr.header.revision);
     if (rr.kvs.empty()) co_return seen;
-    watch_options wo;
-    wo.start_revision = rr.header.revision + 1;
-    wo.filter_put = true;
-    auto w = co_await c.watch(rr.kvs[0].key, wo);
-    for (bool gone = false; !gone;) {
-      auto b = co_await w.next();
-      gone = !b.events.empty();
-      seen = std::max(seen, b.revision);
-    }
+    seen = std::max(seen, co_await await_deletion(c, rr.kvs[0].key, rr.header.revision));
   }
 }
 
@@ -424,15 +429,8 @@ asio::awaitable<lock_handle> locker::acquire(std::string name, bool wait,
         throw coordination_error(error::lock_lost,
                                  key + ": the waiter's key expired while waiting");
       if (rr.kvs.size() == 1) break;  // nobody before us
-      watch_options wo;
-      wo.start_revision = rr.header.revision + 1;
-      wo.filter_put = true;
-      auto w = co_await c.watch(rr.kvs[1].key, wo);
-      for (bool gone = false; !gone;) {
-        auto b = co_await w.next();
-        gone = !b.events.empty();
-        seen_revision = std::max(seen_revision, b.revision);
-      }
+      seen_revision = std::max(
+          seen_revision, co_await detail::await_deletion(c, rr.kvs[1].key, rr.header.revision));
     }
   } catch (...) {
     failure = std::current_exception();

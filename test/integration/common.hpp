@@ -1,6 +1,9 @@
 // Shared pieces of the integration tests: where etcd is, a config for it, unique key prefixes.
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 #include <string>
 #include <vector>
@@ -17,6 +20,12 @@ bool using_external_cluster();
 client_config config_for(std::vector<std::string> endpoints);
 // A key prefix no other test (or earlier run) uses: "/coord-test/<pid>-<n>/<name>/".
 std::string unique_prefix(const std::string& name);
+
+// A pause for tests that wait on etcd's clock (lease expiry) or bound a wait.
+inline boost::asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
+  boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, d);
+  co_await t.async_wait(boost::asio::use_awaitable);
+}
 
 // Runs `body` and checks it throws coordination_error with code `code`.
 template <class F>

@@ -19,10 +19,6 @@ using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
-asio::awaitable<void> sleep_for(clock_type::duration d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::use_awaitable);
-}
 
 // Waits (bounded) until `prefix` holds exactly `n` keys.
 asio::awaitable<void> expect_keys(client& c, const std::string& prefix, int n) {

@@ -11,13 +11,6 @@ using namespace coordination::test;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-namespace {
-asio::awaitable<void> sleep_for(clock_type::duration d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::use_awaitable);
-}
-}  // namespace
-
 BOOST_AUTO_TEST_SUITE(session_suite)
 
 BOOST_AUTO_TEST_CASE(keeps_its_lease_alive_for_several_ttls) {
