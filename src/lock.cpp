@@ -144,9 +144,10 @@ asio::awaitable<std::pair<std::int64_t, std::int64_t>> create_key(client& c, con
   co_return std::pair{mine[0].create_revision, r.header.revision};
 }
 
-// Waits for the deletion of `key`, which existed at revision `at` (a watch from at + 1 through
-// the client's hub). Returns the revision of the deletion.
-asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& key, std::int64_t at) {
+// Waits for the deletion of `key`, which existed at revision `at`, with a watch of its own from
+// at + 1 (etcd puts a watch from a past revision in its "unsynced" group: up to 100 ms late).
+asio::awaitable<std::int64_t> await_deletion_alone(client& c, const std::string& key,
+                                                   std::int64_t at) {
   watch_options wo;
   wo.start_revision = at + 1;
   wo.filter_put = true;
@@ -157,10 +158,113 @@ asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& key, 
   }
 }
 
+// One long-lived watch of the deletions under a lock's prefix, shared by every waiter of this
+// client: once caught up it is "synced" in etcd and hands each deletion over at once, where a
+// watch created per waiter from a past revision would wait for etcd's 100 ms catch-up tick.
+struct prefix_deletions {
+  struct waiter {
+    asio::steady_timer timer;
+    std::int64_t after;
+    std::int64_t deleted_at = 0;
+  };
+  std::int64_t start = 0;                      // first revision the stream covers
+  std::int64_t forgotten_below = 0;            // deletions before this may have left `recent`
+  std::map<std::string, std::int64_t> recent;  // key -> revision of its latest deletion
+  std::deque<std::pair<std::int64_t, std::string>> order;  // to trim `recent`
+  std::multimap<std::string, waiter*> waiters;
+  bool failed = false;
+  watch_stream stream;
+
+  void wake(const std::string& key, std::int64_t rev) {
+    auto [b, e] = waiters.equal_range(key);
+    for (auto it = b; it != e;) {
+      if (rev > it->second->after) {
+        it->second->deleted_at = rev;
+        it->second->timer.cancel();
+        it = waiters.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  void fail() {
+    failed = true;
+    for (auto& [k, w] : waiters) w->timer.cancel();  // deleted_at stays 0: fall back
+    waiters.clear();
+  }
+};
+
+asio::awaitable<void> pump_deletions(std::shared_ptr<prefix_deletions> pd) {
+  try {
+    for (;;) {
+      auto b = co_await pd->stream.next();
+      for (auto& e : b.events) {
+        auto rev = e.kv.mod_revision;
+        pd->recent[e.kv.key] = rev;
+        pd->order.emplace_back(rev, e.kv.key);
+        while (pd->order.size() > 4096) {  // remember the last 4096 deletions
+          auto& [old_rev, old_key] = pd->order.front();
+          auto it = pd->recent.find(old_key);
+          if (it != pd->recent.end() && it->second == old_rev) pd->recent.erase(it);
+          pd->forgotten_below = old_rev + 1;
+          pd->order.pop_front();
+        }
+        pd->wake(e.kv.key, rev);
+      }
+    }
+  } catch (const std::exception&) {
+  }
+  pd->fail();
+}
+
+// Waits for the deletion of `key` (under `prefix`), which existed at revision `at`.
+asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& prefix,
+                                             const std::string& key, std::int64_t at) {
+  auto& impl = c.impl();
+  auto& slot = impl.prefix_watchers[prefix];
+  auto pd = std::static_pointer_cast<prefix_deletions>(slot);
+  if (!pd || pd->failed) {
+    pd = std::make_shared<prefix_deletions>();
+    slot = pd;
+    watch_options wo;
+    wo.start_revision = at + 1;
+    wo.filter_put = true;
+    pd->start = at + 1;
+    pd->forgotten_below = at + 1;
+    pd->stream = co_await c.watch_prefix(prefix, wo);
+    asio::co_spawn(impl.executor, pump_deletions(pd), asio::detached);
+  }
+  // The shared stream must cover (at, now] and still remember what it saw since `at`.
+  if (at + 1 < pd->start || at + 1 < pd->forgotten_below)
+    co_return co_await await_deletion_alone(c, key, at);
+  if (auto it = pd->recent.find(key); it != pd->recent.end() && it->second > at)
+    co_return it->second;
+  prefix_deletions::waiter w{asio::steady_timer(impl.executor, clock::time_point::max()), at};
+  auto pos = pd->waiters.emplace(key, &w);
+  struct unregister {
+    prefix_deletions& pd;
+    prefix_deletions::waiter& w;
+    std::multimap<std::string, prefix_deletions::waiter*>::iterator pos;
+    ~unregister() {
+      if (w.deleted_at == 0 && !pd.failed) {
+        for (auto it = pd.waiters.begin(); it != pd.waiters.end(); ++it)
+          if (it->second == &w) {
+            pd.waiters.erase(it);
+            break;
+          }
+      }
+    }
+  } guard{*pd, w, pos};
+  co_await w.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (w.deleted_at) co_return w.deleted_at;
+  if (pd->failed) co_return co_await await_deletion_alone(c, key, at);
+  throw coordination_error(error::cancelled, "lock wait cancelled");
+}
+
 // Waits until no key under `blockers` was created before `my_rev`: each round watches only the
 // newest such key for its deletion (never polls). Returns the newest revision seen.
-asio::awaitable<std::int64_t> wait_predecessors(client& c, const std::string& blockers,
-                                                std::int64_t my_rev) {
+asio::awaitable<std::int64_t> wait_predecessors(client& c, const std::string& lock_prefix,
+                                                const std::string& blockers, std::int64_t my_rev) {
   std::int64_t seen = 0;
   for (;;) {
     range_options before;
@@ -172,7 +276,8 @@ asio::awaitable<std::int64_t> wait_predecessors(client& c, const std::string& bl
     auto rr = co_await c.range(blockers, before);
     seen = std::max(seen, rr.header.revision);
     if (rr.kvs.empty()) co_return seen;
-    seen = std::max(seen, co_await await_deletion(c, rr.kvs[0].key, rr.header.revision));
+    seen =
+        std::max(seen, co_await await_deletion(c, lock_prefix, rr.kvs[0].key, rr.header.revision));
   }
 }
 
@@ -279,11 +384,12 @@ asio::awaitable<lock_handle> acquire_shared(std::shared_ptr<session_state> s, st
     seen = header;
     bool waited = false;
     if (kind == lock_kind::read) {
-      auto w = co_await wait_predecessors(c, base + "write/", my_rev);  // earlier writers only
+      auto w =
+          co_await wait_predecessors(c, base, base + "write/", my_rev);  // earlier writers only
       waited = w > header;
       seen = std::max(seen, w);
     } else if (kind == lock_kind::write) {
-      auto w = co_await wait_predecessors(c, base, my_rev);  // everybody before
+      auto w = co_await wait_predecessors(c, base, base, my_rev);  // everybody before
       waited = w > header;
       seen = std::max(seen, w);
     } else {
@@ -429,8 +535,8 @@ asio::awaitable<lock_handle> locker::acquire(std::string name, bool wait,
         throw coordination_error(error::lock_lost,
                                  key + ": the waiter's key expired while waiting");
       if (rr.kvs.size() == 1) break;  // nobody before us
-      seen_revision = std::max(
-          seen_revision, co_await detail::await_deletion(c, rr.kvs[1].key, rr.header.revision));
+      seen_revision = std::max(seen_revision, co_await detail::await_deletion(
+                                                  c, prefix, rr.kvs[1].key, rr.header.revision));
     }
   } catch (...) {
     failure = std::current_exception();

@@ -3,6 +3,8 @@
 
 #include <spdlog/logger.h>
 
+#include <map>
+
 #include "coordination/client_config.hpp"
 #include "transport/http_transport.hpp"
 #include "watch/watch_hub.hpp"
@@ -16,6 +18,8 @@ struct client_impl : std::enable_shared_from_this<client_impl> {
   std::shared_ptr<spdlog::logger> log;
   transport::http_transport transport;
   std::shared_ptr<watch_hub> watches;  // created on the first watch
+  // Lock recipes: one long-lived deletion watch per lock prefix (see lock.cpp).
+  std::map<std::string, std::shared_ptr<void>> prefix_watchers;
 
   ~client_impl();
   watch_hub& hub();
