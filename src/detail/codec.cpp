@@ -88,22 +88,12 @@ const char* sort_target_name(sort_target t) {
   }
 }
 
-std::string put_body(std::string_view key, std::string_view value, const put_options& o) {
-  writer w;
-  w.bytes("key", key);
-  if (!o.ignore_value) w.bytes("value", value);
-  if (o.lease) w.number("lease", o.lease);
-  w.flag("prev_kv", o.prev_kv).flag("ignore_value", o.ignore_value);
-  w.flag("ignore_lease", o.ignore_lease);
-  return w.done();
-}
-
 std::string op_body(const txn_op& op) {
   writer w;
   if (auto* r = std::get_if<range_op>(&op)) {
     w.raw("request_range", encode_range(r->key, r->options));
   } else if (auto* p = std::get_if<put_op>(&op)) {
-    w.raw("request_put", put_body(p->key, p->value, p->options));
+    w.raw("request_put", encode_put(p->key, p->value, p->options));
   } else {
     auto& d = std::get<delete_op>(op);
     w.raw("request_delete_range", encode_delete(d.key, d.options));
@@ -307,7 +297,13 @@ std::string encode_range(std::string_view key, const range_options& o) {
 }
 
 std::string encode_put(std::string_view key, std::string_view value, const put_options& o) {
-  return put_body(key, value, o);
+  writer w;
+  w.bytes("key", key);
+  if (!o.ignore_value) w.bytes("value", value);
+  if (o.lease) w.number("lease", o.lease);
+  w.flag("prev_kv", o.prev_kv).flag("ignore_value", o.ignore_value);
+  w.flag("ignore_lease", o.ignore_lease);
+  return w.done();
 }
 
 std::string encode_delete(std::string_view key, const delete_options& o) {

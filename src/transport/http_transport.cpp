@@ -156,14 +156,7 @@ asio::awaitable<std::string> http_transport::call(std::string_view path, std::st
 
 asio::awaitable<std::string> http_transport::call(std::string_view path, std::string body,
                                                   call_kind kind, clock::time_point deadline) {
-  try {
-    co_return co_await run(std::nullopt, path, std::move(body), kind, true, deadline);
-  } catch (const boost::system::system_error& e) {
-    // Asio throws operation_aborted at a co_await once the caller cancelled the coroutine.
-    if (e.code() == asio::error::operation_aborted)
-      throw coordination_error(error::cancelled, std::string(path));
-    throw;
-  }
+  co_return co_await run(std::nullopt, path, std::move(body), kind, true, deadline);
 }
 
 asio::awaitable<std::string> http_transport::call_at(std::string_view url, std::string_view path,
@@ -177,13 +170,7 @@ asio::awaitable<std::string> http_transport::call_at(std::string_view url, std::
   auto wanted = parse_endpoint(std::string(url), "endpoint").url;
   for (std::size_t i = 0; i < endpoints_.size(); ++i) {
     if (endpoints_[i].connections->remote().url != wanted) continue;
-    try {
-      co_return co_await run(i, path, std::move(body), kind, true, deadline);
-    } catch (const boost::system::system_error& e) {
-      if (e.code() == asio::error::operation_aborted)
-        throw coordination_error(error::cancelled, std::string(path));
-      throw;
-    }
+    co_return co_await run(i, path, std::move(body), kind, true, deadline);
   }
   throw coordination_error(error::invalid_argument,
                            "endpoint: '" + std::string(url) + "' is not one of the client's");
@@ -211,6 +198,20 @@ asio::awaitable<std::string> http_transport::run(std::optional<std::size_t> fixe
                                                  std::string_view path, std::string body,
                                                  call_kind kind, bool authenticated,
                                                  clock::time_point deadline) {
+  try {
+    co_return co_await attempts(fixed, path, std::move(body), kind, authenticated, deadline);
+  } catch (const boost::system::system_error& e) {
+    // Asio throws operation_aborted at a co_await once the caller cancelled the coroutine.
+    if (e.code() == asio::error::operation_aborted)
+      throw coordination_error(error::cancelled, std::string(path));
+    throw;
+  }
+}
+
+asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t> fixed,
+                                                      std::string_view path, std::string body,
+                                                      call_kind kind, bool authenticated,
+                                                      clock::time_point deadline) {
   if (body.size() > cfg_.max_request_bytes)
     throw coordination_error(error::invalid_argument, "request: " + std::to_string(body.size()) +
                                                           " bytes is over max_request_bytes (" +

@@ -80,6 +80,11 @@ class http_transport {
   boost::asio::awaitable<std::string> run(std::optional<std::size_t> fixed, std::string_view path,
                                           std::string body, call_kind kind, bool authenticated,
                                           clock::time_point deadline);
+  // One call's attempts; run() adds the translation of Asio's cancellation.
+  boost::asio::awaitable<std::string> attempts(std::optional<std::size_t> fixed,
+                                               std::string_view path, std::string body,
+                                               call_kind kind, bool authenticated,
+                                               clock::time_point deadline);
   boost::asio::awaitable<void> authenticate(clock::time_point deadline);
   std::size_t pick();
   void mark_failed(std::size_t index);
