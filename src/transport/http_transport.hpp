@@ -61,7 +61,6 @@ class http_transport {
   const endpoint& endpoint_at(std::size_t i) const { return endpoints_[i].connections->remote(); }
   std::size_t endpoint_count() const { return endpoints_.size(); }
   void mark_endpoint_failed(std::size_t i) { mark_failed(i); }
-  void mark_endpoint_healthy(std::size_t i) { endpoints_[i].cooldown_until = {}; }
   boost::asio::ssl::context* tls_context() { return tls_ ? &*tls_ : nullptr; }
   // The Authorization value to send (authenticating first when needed); empty without auth.
   boost::asio::awaitable<std::string> authorization(clock::time_point deadline);

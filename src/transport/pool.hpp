@@ -44,7 +44,6 @@ class pool : public std::enable_shared_from_this<pool> {
 
   const endpoint& remote() const { return ep_; }
   std::size_t open_connections() const { return open_; }
-  std::size_t idle_connections() const { return idle_.size(); }
   // Closes idle connections; connections in use close when they come back.
   void close();
 
