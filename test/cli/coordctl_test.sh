@@ -106,5 +106,34 @@ wait $lpid; lrc=$?
 if [[ $lrc -ne 0 && $((SECONDS - start)) -lt 10 ]] && grep -q "was lost" "$WORK/lost.err"; then passes=$((passes + 1)); else
   echo "FAIL lock-lost: exit $lrc after $((SECONDS - start)) s: $(cat "$WORK/lost.err")"; failures=$((failures + 1)); fi
 
+# config: versioned values, compare-and-set, history, list, watch; KEY relative to the prefix.
+check config-set 0 '^OK version 1$' -- "$CTL" config set app/x hello --meta owner=ops
+check config-get 0 '^hello$' -- "$CTL" config get app/x
+check config-plain 0 $'^/coordination/config/app/x\nhello$' -- "$CTL" get /coordination/config/app/x
+check config-cas 0 '^OK version 2$' -- "$CTL" config set app/x world --expect-version 1
+check config-conflict 1 '^$' -- "$CTL" config set app/x again --expect-version 1
+stderr_has config-conflict-says "conflict"
+check config-create-only 1 '^$' -- "$CTL" config set app/x again --expect-version 0
+check config-get-json 0 '"metadata":\{"owner":"ops"\}.*"version":2' -- "$CTL" config get app/x --json
+check config-history 0 $'^2 [0-9T:Z-]+ world\n1 [0-9T:Z-]+ hello$' -- "$CTL" config history app/x
+check config-history-limit 0 $'^2 [0-9T:Z-]+ world$' -- "$CTL" config history app/x --limit 1
+check config-set-y 0 '^OK version 1$' -- "$CTL" config set app/y 5
+check config-list 0 $'^app/x = world\napp/y = 5$' -- "$CTL" config list app/
+check config-bad-meta 2 '^$' -- "$CTL" config set app/z v --meta novalue
+"$CTL" config watch app/ --prefix >"$WORK/cwatch.txt" 2>&1 &
+cwpid=$!
+for _ in $(seq 50); do "$CTL" config set app/probe p >/dev/null; grep -q probe "$WORK/cwatch.txt" && break; sleep 0.1; done
+"$CTL" config set app/y 6 >/dev/null
+"$CTL" config rm app/y >/dev/null
+for _ in $(seq 100); do grep -q '^DELETE app/y' "$WORK/cwatch.txt" && break; sleep 0.1; done
+kill -INT $cwpid; wait $cwpid; cwrc=$?
+if [[ $cwrc -eq 0 ]] && grep -q '^UPDATE app/y 5 -> 6$' "$WORK/cwatch.txt" && grep -q '^DELETE app/y$' "$WORK/cwatch.txt"; then passes=$((passes + 1)); else
+  echo "FAIL config watch: exit $cwrc: $(cat "$WORK/cwatch.txt")"; failures=$((failures + 1)); fi
+check config-rm-conflict 1 '^$' -- "$CTL" config rm app/x --expect-version 9
+check config-rm 0 '^OK$' -- "$CTL" config rm app/x --expect-version 2
+check config-get-missing 1 '^$' -- "$CTL" config get app/x
+stderr_has config-missing-says "not found"
+check config-history-after-rm 0 $'^- [0-9T:Z-]+ \\(removed\\)\n2 ' -- "$CTL" config history app/x
+
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]

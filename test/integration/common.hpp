@@ -39,4 +39,21 @@ void expect_error(F&& body, coordination::error code) {
   BOOST_FAIL("no error thrown");
 }
 
+// Awaits `op` and checks it throws coordination_error with code `code` (and, when given, a
+// message containing `says`).
+template <class T>
+boost::asio::awaitable<void> expect_failure(boost::asio::awaitable<T> op, coordination::error code,
+                                            std::string says = {}) {
+  try {
+    co_await std::move(op);
+  } catch (const coordination_error& e) {
+    BOOST_TEST(e.code() == code, "got '" << e.what() << "'");
+    if (!says.empty())
+      BOOST_TEST(std::string(e.what()).find(says) != std::string::npos,
+                 "'" << e.what() << "' does not say '" << says << "'");
+    co_return;
+  }
+  BOOST_FAIL("no error thrown");
+}
+
 }  // namespace coordination::test

@@ -25,18 +25,20 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "commands.hpp"
+
 namespace asio = boost::asio;
 using namespace coordination;
 using nlohmann::json;
+using namespace coordctl;
+
+namespace coordctl {
+void print_json(const json& j) {
+  std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+}
+}  // namespace coordctl
 
 namespace {
-
-struct global_options {
-  std::string endpoints;
-  std::string user, password, cacert, cert, key;
-  double timeout = 5;
-  bool json = false;
-};
 
 json kv_json(const key_value& kv) {
   json j{{"key", kv.key},
@@ -46,10 +48,6 @@ json kv_json(const key_value& kv) {
          {"version", kv.version}};
   if (kv.lease) j["lease"] = kv.lease;
   return j;
-}
-
-void print_json(const json& j) {
-  std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
 }
 
 client_config make_config(const global_options& g) {
@@ -80,6 +78,7 @@ client_config make_config(const global_options& g) {
 int main(int argc, char** argv) {
   CLI::App app{"coordctl: etcd coordination from the shell (speaks etcd's JSON gateway)"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand
   global_options g;
   app.add_option("--endpoints", g.endpoints,
                  "comma-separated URLs (default: $COORD_ENDPOINTS, else http://127.0.0.1:2379)");
@@ -125,6 +124,9 @@ int main(int argc, char** argv) {
   lock->add_option("--ttl", lock_ttl, "session TTL in seconds (default 60)");
   lock->add_option("CMD", lock_command, "command to run while holding the lock (after --)");
 
+  std::vector<std::unique_ptr<command_group>> groups;
+  groups.push_back(add_config_commands(app));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -136,8 +138,13 @@ int main(int argc, char** argv) {
   try {
     asio::io_context io;
     client c(io.get_executor(), make_config(g));
+    command_group* group = nullptr;
+    for (auto& grp : groups)
+      if (grp->parsed()) group = grp.get();
     auto command = [&]() -> asio::awaitable<void> {
-      if (get->parsed()) {
+      if (group) {
+        co_await group->run(c, g, io, exit_code);
+      } else if (get->parsed()) {
         range_options o;
         o.prefix = prefix;
         o.revision = rev;
@@ -288,7 +295,7 @@ int main(int argc, char** argv) {
     std::exception_ptr failure;
     auto whole = std::chrono::milliseconds(static_cast<long>(g.timeout * 1000) + 500);
     // A watch runs until interrupted; every other command has the --timeout deadline.
-    bool unbounded = watch->parsed() || lock->parsed();
+    bool unbounded = watch->parsed() || lock->parsed() || (group && group->unbounded());
     asio::co_spawn(io, unbounded ? command() : with_timeout(command(), whole),
                    [&](std::exception_ptr e) {
                      failure = e;

@@ -1,0 +1,366 @@
+#include "coordination/config_center.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "detail/client_impl.hpp"
+#include "detail/text.hpp"
+
+namespace coordination {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+std::int64_t to_ms(config_time t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+config_time from_ms(std::int64_t ms) {
+  return config_time(std::chrono::milliseconds(ms));
+}
+
+std::string derived(const std::string& prefix, const char* what) {
+  return prefix.substr(0, prefix.size() - 1) + what;
+}
+
+// What one read of a config key found: its value key and, when asked, meta and history.
+struct snapshot {
+  std::optional<key_value> value;
+  json meta = json::object();
+  json history = json::array();
+  std::int64_t revision = 0;
+};
+
+// A key's meta or history JSON; a key edited by hand into something else reads as empty (the
+// next set rewrites it) instead of failing every later call.
+json parse_json(const std::optional<key_value>& kv, json fallback, spdlog::logger& log) {
+  if (!kv) return fallback;
+  auto j = json::parse(kv->value, nullptr, false);
+  if (j.is_discarded() || j.type() != fallback.type()) {
+    log.warn("coordination: config key {} does not hold the expected JSON; ignoring it", kv->key);
+    return fallback;
+  }
+  return j;
+}
+
+std::optional<key_value> first(const txn_op_result& r) {
+  auto& range = std::get<range_result>(r);
+  if (range.kvs.empty()) return std::nullopt;
+  return range.kvs.front();
+}
+
+json history_entry(std::int64_t version, const std::string& value, config_time t) {
+  json e{{"version", version}, {"time", to_ms(t)}};
+  if (detail::valid_utf8(value))
+    e["value"] = value;
+  else
+    e["value_b64"] = detail::base64_encode(value);
+  return e;
+}
+
+config_history_entry decode_entry(const json& e) {
+  config_history_entry h;
+  if (!e.is_object()) return h;
+  h.version = e.value("version", std::int64_t{0});
+  h.time = from_ms(e.value("time", std::int64_t{0}));
+  h.deleted = e.value("deleted", false);
+  if (auto it = e.find("value"); it != e.end() && it->is_string())
+    h.value = it->get<std::string>();
+  else if (auto b = e.find("value_b64"); b != e.end() && b->is_string())
+    h.value = detail::base64_decode(b->get<std::string>()).value_or("");
+  return h;
+}
+
+void fill_meta(config_value& v, const json& meta) {
+  v.create_time = from_ms(meta.value("created", std::int64_t{0}));
+  v.update_time = from_ms(meta.value("updated", std::int64_t{0}));
+  if (auto it = meta.find("metadata"); it != meta.end() && it->is_object())
+    for (auto& [k, val] : it->items())
+      if (val.is_string()) v.metadata[k] = val.get<std::string>();
+}
+
+// Tries a write this many times when other writers keep changing the key between our read and
+// our transaction (each failure means another write succeeded).
+constexpr int max_write_attempts = 64;
+
+}  // namespace
+
+void config_center_options::validate() const {
+  auto bad = [](const std::string& field, const std::string& why) {
+    throw coordination_error(error::invalid_argument, field + ": " + why);
+  };
+  if (prefix.empty()) bad("config.prefix", "must not be empty");
+  if ((meta_prefix.empty() || (versioning && history_prefix.empty())) && prefix.back() != '/')
+    bad("config.prefix", "must end with '/' when the meta and history prefixes are derived");
+  auto meta = meta_prefix.empty() ? derived(prefix, ".meta/") : meta_prefix;
+  auto hist = history_prefix.empty() ? derived(prefix, ".history/") : history_prefix;
+  auto nested = [](const std::string& a, const std::string& b) {
+    return a.compare(0, b.size(), b) == 0 || b.compare(0, a.size(), a) == 0;
+  };
+  if (nested(meta, prefix)) bad("config.meta_prefix", "must not overlap the config prefix");
+  if (versioning && nested(hist, prefix))
+    bad("config.history_prefix", "must not overlap the config prefix");
+  if (versioning && nested(hist, meta))
+    bad("config.history_prefix", "must not overlap the meta prefix");
+  if (versioning && (max_version_history < 1 || max_version_history > 1000))
+    bad("config.max_version_history", "must be between 1 and 1000");
+}
+
+config_watch::config_watch(watch_stream stream, std::size_t strip)
+    : stream_(std::move(stream)), strip_(strip) {}
+
+asio::awaitable<config_change> config_watch::next() {
+  while (pending_.empty()) {
+    auto batch = co_await stream_.next();
+    auto now = std::chrono::system_clock::now();
+    for (auto& e : batch.events) {
+      config_change c;
+      c.key = e.kv.key.size() >= strip_ ? e.kv.key.substr(strip_) : e.kv.key;
+      c.revision = e.kv.mod_revision;
+      c.timestamp = now;
+      if (e.prev_kv) c.old_value = e.prev_kv->value;
+      if (e.type == event_type::del) {
+        c.type = config_change_type::del;
+      } else {
+        c.type = e.kv.version == 1 ? config_change_type::create : config_change_type::update;
+        c.new_value = e.kv.value;
+        c.version = e.kv.version;
+        if (c.type == config_change_type::create) c.old_value.reset();
+      }
+      pending_.push_back(std::move(c));
+    }
+  }
+  auto c = std::move(pending_.front());
+  pending_.pop_front();
+  co_return c;
+}
+
+config_center::config_center(client& c, config_center_options options)
+    : client_(c.impl().shared_from_this()), options_(std::move(options)) {
+  options_.validate();
+  if (options_.meta_prefix.empty()) options_.meta_prefix = derived(options_.prefix, ".meta/");
+  if (options_.history_prefix.empty())
+    options_.history_prefix = derived(options_.prefix, ".history/");
+}
+
+std::string config_center::value_key(const std::string& key) const {
+  return options_.prefix + key;
+}
+
+namespace {
+
+asio::awaitable<snapshot> read_snapshot(client& c, const config_center_options& o,
+                                        const std::string& key, bool with_history) {
+  txn_request t;
+  t.success.push_back(range_op{o.prefix + key, range_options()});
+  t.success.push_back(range_op{o.meta_prefix + key, range_options()});
+  if (with_history) t.success.push_back(range_op{o.history_prefix + key, range_options()});
+  auto r = co_await c.txn(std::move(t));
+  snapshot s;
+  auto& log = *c.impl().log;
+  s.revision = r.header.revision;
+  s.value = first(r.responses.at(0));
+  s.meta = parse_json(first(r.responses.at(1)), json::object(), log);
+  if (with_history) s.history = parse_json(first(r.responses.at(2)), json::array(), log);
+  co_return s;
+}
+
+config_value to_value(const std::string& key, const key_value& kv, const json& meta) {
+  config_value v;
+  v.key = key;
+  v.value = kv.value;
+  v.version = kv.version;
+  v.revision = kv.mod_revision;
+  fill_meta(v, meta);
+  return v;
+}
+
+std::string dump(const json& j, const char* what) {
+  try {
+    return j.dump();
+  } catch (const json::type_error&) {
+    throw coordination_error(error::invalid_argument,
+                             std::string(what) + ": keys and values must be valid UTF-8");
+  }
+}
+
+}  // namespace
+
+asio::awaitable<std::optional<config_value>> config_center::find(std::string key) {
+  detail::check_key(key, "config key");
+  auto s = co_await read_snapshot(client_, options_, key, false);
+  if (!s.value) co_return std::nullopt;
+  co_return to_value(key, *s.value, s.meta);
+}
+
+asio::awaitable<config_value> config_center::get(std::string key) {
+  auto v = co_await find(key);
+  if (!v) throw coordination_error(error::not_found, "config " + key + ": no value");
+  co_return std::move(*v);
+}
+
+asio::awaitable<std::int64_t> config_center::version(std::string key) {
+  detail::check_key(key, "config key");
+  range_options o;
+  o.keys_only = true;
+  auto r = co_await client_.range(value_key(key), o);
+  co_return r.kvs.empty() ? 0 : r.kvs.front().version;
+}
+
+asio::awaitable<config_value> config_center::set(std::string key, std::string value,
+                                                 std::int64_t expected_version) {
+  config_set_options o;
+  o.expected_version = expected_version;
+  co_return co_await set(std::move(key), std::move(value), std::move(o));
+}
+
+asio::awaitable<config_value> config_center::set(std::string key, std::string value,
+                                                 config_set_options options) {
+  detail::check_key(key, "config key");
+  if (options.expected_version && *options.expected_version < 0)
+    throw coordination_error(error::invalid_argument, "expected_version: must not be negative");
+  if (options_.validation && options_.validator) {
+    if (auto why = options_.validator(key, value))
+      throw coordination_error(error::invalid_argument, "config " + key + ": " + *why);
+  }
+  json new_metadata;
+  if (options.metadata) {
+    new_metadata = json::object();
+    for (auto& [k, v] : *options.metadata) new_metadata[k] = v;
+    dump(new_metadata, "metadata");
+  }
+  for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
+    auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
+    std::int64_t current = s.value ? s.value->version : 0;
+    if (options.expected_version && *options.expected_version != current)
+      throw coordination_error(error::conflict, "config " + key + ": expected version " +
+                                                    std::to_string(*options.expected_version) +
+                                                    ", found " + std::to_string(current));
+    auto now = std::chrono::system_clock::now();
+    json meta = s.value ? s.meta : json::object();
+    if (!s.value || !meta.contains("created")) meta["created"] = to_ms(now);
+    meta["updated"] = to_ms(now);
+    if (options.metadata) meta["metadata"] = new_metadata;
+    if (!meta.contains("metadata")) meta["metadata"] = json::object();
+
+    txn_request t;
+    if (s.value)
+      t.compares.push_back(
+          compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
+    else
+      t.compares.push_back(compare::version(value_key(key), compare_result::equal, 0));
+    t.success.push_back(put_op{value_key(key), value, put_options{}});
+    t.success.push_back(put_op{options_.meta_prefix + key, dump(meta, "metadata"), put_options{}});
+    if (options_.versioning) {
+      json h = json::array();
+      h.push_back(history_entry(current + 1, value, now));
+      for (auto& e : s.history) {
+        if (h.size() >= options_.max_version_history) break;
+        h.push_back(e);
+      }
+      t.success.push_back(put_op{options_.history_prefix + key, h.dump(), put_options{}});
+    }
+    auto r = co_await client_.txn(std::move(t));
+    if (r.succeeded) {
+      config_value v;
+      v.key = key;
+      v.value = std::move(value);
+      v.version = current + 1;
+      v.revision = r.header.revision;
+      fill_meta(v, meta);
+      co_return v;
+    }
+  }
+  throw coordination_error(error::conflict, "config " + key + ": changed by others " +
+                                                std::to_string(max_write_attempts) +
+                                                " times in a row while setting it");
+}
+
+asio::awaitable<void> config_center::remove(std::string key,
+                                            std::optional<std::int64_t> expected_version) {
+  detail::check_key(key, "config key");
+  for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
+    auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
+    if (!s.value) throw coordination_error(error::not_found, "config " + key + ": no value");
+    if (expected_version && *expected_version != s.value->version)
+      throw coordination_error(error::conflict, "config " + key + ": expected version " +
+                                                    std::to_string(*expected_version) + ", found " +
+                                                    std::to_string(s.value->version));
+    txn_request t;
+    t.compares.push_back(
+        compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
+    t.success.push_back(delete_op{value_key(key), delete_options()});
+    t.success.push_back(delete_op{options_.meta_prefix + key, delete_options()});
+    if (options_.versioning) {
+      json h = json::array();
+      h.push_back(json{
+          {"version", 0}, {"deleted", true}, {"time", to_ms(std::chrono::system_clock::now())}});
+      for (auto& e : s.history) {
+        if (h.size() >= options_.max_version_history) break;
+        h.push_back(e);
+      }
+      t.success.push_back(put_op{options_.history_prefix + key, h.dump(), put_options{}});
+    }
+    auto r = co_await client_.txn(std::move(t));
+    if (r.succeeded) co_return;
+  }
+  throw coordination_error(error::conflict, "config " + key + ": changed by others " +
+                                                std::to_string(max_write_attempts) +
+                                                " times in a row while removing it");
+}
+
+asio::awaitable<std::vector<config_value>> config_center::list(std::string prefix) {
+  txn_request t;
+  range_options all;
+  all.range_end = prefix_range_end(options_.prefix + prefix);
+  t.success.push_back(range_op{options_.prefix + prefix, all});
+  range_options metas;
+  metas.range_end = prefix_range_end(options_.meta_prefix + prefix);
+  t.success.push_back(range_op{options_.meta_prefix + prefix, metas});
+  auto r = co_await client_.txn(std::move(t));
+  auto& values = std::get<range_result>(r.responses.at(0)).kvs;
+  auto& meta_kvs = std::get<range_result>(r.responses.at(1)).kvs;
+  std::map<std::string, const key_value*> meta_of;
+  for (auto& kv : meta_kvs) meta_of[kv.key.substr(options_.meta_prefix.size())] = &kv;
+  std::vector<config_value> out;
+  out.reserve(values.size());
+  for (auto& kv : values) {
+    auto key = kv.key.substr(options_.prefix.size());
+    json meta = json::object();
+    if (auto it = meta_of.find(key); it != meta_of.end())
+      meta = parse_json(*it->second, json::object(), *client_.impl().log);
+    out.push_back(to_value(key, kv, meta));
+  }
+  co_return out;
+}
+
+asio::awaitable<std::vector<config_history_entry>> config_center::history(std::string key,
+                                                                          std::size_t limit) {
+  detail::check_key(key, "config key");
+  auto kv = co_await client_.get(options_.history_prefix + key);
+  auto h = parse_json(kv, json::array(), *client_.impl().log);
+  std::vector<config_history_entry> out;
+  for (auto& e : h) {
+    if (limit && out.size() >= limit) break;
+    out.push_back(decode_entry(e));
+  }
+  co_return out;
+}
+
+asio::awaitable<config_watch> config_center::watch(std::string key) {
+  detail::check_key(key, "config key");
+  watch_options o;
+  o.prev_kv = true;
+  auto s = co_await client_.watch(value_key(key), o);
+  co_return config_watch(std::move(s), options_.prefix.size());
+}
+
+asio::awaitable<config_watch> config_center::watch_prefix(std::string prefix) {
+  watch_options o;
+  o.prev_kv = true;
+  o.prefix = true;
+  auto s = co_await client_.watch(options_.prefix + prefix, o);
+  co_return config_watch(std::move(s), options_.prefix.size());
+}
+
+}  // namespace coordination
