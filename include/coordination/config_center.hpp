@@ -37,7 +37,7 @@
 
 namespace coordination {
 
-using config_time = std::chrono::system_clock::time_point;
+using config_time = wall_time;
 
 struct config_value {
   std::string key;  // relative to the prefix

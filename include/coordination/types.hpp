@@ -3,6 +3,7 @@
 // resources and are safe to copy between threads.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,6 +11,9 @@
 #include <vector>
 
 namespace coordination {
+
+// A point in wall-clock time (the recipes store times as ms since the Unix epoch).
+using wall_time = std::chrono::system_clock::time_point;
 
 struct response_header {
   std::uint64_t cluster_id = 0;
