@@ -135,5 +135,31 @@ check config-get-missing 1 '^$' -- "$CTL" config get app/x
 stderr_has config-missing-says "not found"
 check config-history-after-rm 0 $'^- [0-9T:Z-]+ \\(removed\\)\n2 ' -- "$CTL" config history app/x
 
+# service: register holds the registration until interrupted; list, pick, watch; conflicts.
+"$CTL" service register api a1 127.0.0.1:8001 --meta zone=eu >"$WORK/reg1.out" 2>&1 &
+r1=$!
+"$CTL" service register api a2 127.0.0.1:8002 --weight 3 >"$WORK/reg2.out" 2>&1 &
+r2=$!
+for _ in $(seq 100); do grep -q registered "$WORK/reg1.out" && grep -q registered "$WORK/reg2.out" && break; sleep 0.1; done
+check service-list 0 $'^a1 127.0.0.1:8001 healthy\na2 127.0.0.1:8002 healthy$' -- "$CTL" service list api
+check service-list-json 0 '"metadata":\{"zone":"eu"\}' -- "$CTL" service list api --json
+check service-pick 0 '^a[12] 127.0.0.1:800[12]$' -- "$CTL" service pick api --strategy weighted
+check service-bad-strategy 2 '^$' -- "$CTL" service pick api --strategy bogus
+check service-conflict 1 '^$' -- "$CTL" service register api a1 127.0.0.1:9
+stderr_has service-conflict-says "conflict"
+check service-bad-addr 2 '^$' -- "$CTL" service register api a3 nohostport
+stderr_has service-bad-addr-says "address"
+check service-etcd-layout 0 '/coordination/services/api/a1' -- "$CTL" get /coordination/services/api/ --prefix
+"$CTL" service watch api >"$WORK/swatch.txt" 2>&1 &
+swpid=$!
+for _ in $(seq 100); do grep -q 'a2 ' "$WORK/swatch.txt" && break; sleep 0.1; done
+kill -INT $r2; wait $r2; r2rc=$?
+for _ in $(seq 100); do grep -q '1 instance(s)' "$WORK/swatch.txt" && break; sleep 0.1; done
+kill -INT $swpid; wait $swpid; swrc=$?
+if [[ $r2rc -eq 0 && $swrc -eq 0 ]] && grep -q '^-- api: 2 instance(s)$' "$WORK/swatch.txt" && grep -q '^-- api: 1 instance(s)$' "$WORK/swatch.txt"; then passes=$((passes + 1)); else
+  echo "FAIL service watch/deregister: exits $r2rc $swrc: $(cat "$WORK/swatch.txt")"; failures=$((failures + 1)); fi
+kill -TERM $r1; wait $r1
+check service-empty 0 '^$' -- "$CTL" service list api
+
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]
