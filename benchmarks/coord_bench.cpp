@@ -15,13 +15,16 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <coordination/client.hpp>
+#include <coordination/config_center.hpp>
 #include <coordination/lock.hpp>
+#include <coordination/registry.hpp>
 #include <coordination/session.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "detail/client_impl.hpp"
 
@@ -249,6 +252,144 @@ asio::awaitable<void> watch_fanout(const options& o, client& c, result& r) {
   r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
+// register-discover: each client re-registers its instance with a new sequence number in its
+// metadata; the op ends when a second registry's watch-backed cache shows that sequence. So one
+// op = registration write + watch event + cache update (what another process waits for).
+asio::awaitable<void> register_discover(const options& o, client& c, result& r) {
+  auto ex = co_await asio::this_coro::executor;
+  registry_options ro;
+  ro.prefix = "bench/services/";
+  service_registry writer(c, ro);
+  client other(ex, c.config());
+  service_registry view(other, ro);
+  co_await view.discover("bench");
+  auto w = co_await view.watch("bench");
+  asio::steady_timer changed(ex, clock_type::time_point::max());
+  bool stop = false;
+  asio::co_spawn(
+      ex,
+      [&]() -> asio::awaitable<void> {
+        while (!stop) {
+          try {
+            co_await w.next();
+          } catch (const std::exception&) {
+            break;
+          }
+          changed.cancel();  // wake every waiting client: the cache has a new list
+        }
+      },
+      asio::detached);
+  auto seen = [&](const std::string& id, const std::string& seq) {
+    auto l = view.cached("bench", false);
+    for (auto& i : *l)
+      if (i.instance_id == id) return i.metadata.count("seq") && i.metadata.at("seq") == seq;
+    return false;
+  };
+  std::vector<int> seqs(static_cast<std::size_t>(o.clients), 0);
+  co_await closed_loop(o, r, [&](int i) -> asio::awaitable<void> {
+    service_info s;
+    s.name = "bench";
+    s.instance_id = "i" + std::to_string(i);
+    s.address = "127.0.0.1:" + std::to_string(10000 + i);
+    auto seq = std::to_string(++seqs[static_cast<std::size_t>(i)]);
+    s.metadata["seq"] = seq;
+    co_await writer.register_service(s);
+    while (!seen(s.instance_id, seq))
+      co_await changed.async_wait(asio::as_tuple(asio::use_awaitable));
+  });
+  stop = true;
+  w.cancel();
+  r.extra["cache_reloads"] = view.stats().cache_reloads;
+  co_await writer.close();
+  co_await view.close();
+}
+
+// discover-cached: lookups from a warm cache (the first discover loads it), on one core.
+// Baseline in the same run: a plain std::unordered_map<std::string, shared_ptr> lookup of the
+// same name, the cost floor of any name -> snapshot cache.
+asio::awaitable<void> discover_cached(const options& o, client& c, result& r) {
+  registry_options ro;
+  ro.prefix = "bench/cached/";
+  service_registry reg(c, ro);
+  for (int k = 0; k < 3; ++k) {
+    service_info s;
+    s.name = "bench";
+    s.instance_id = "i" + std::to_string(k);
+    s.address = "127.0.0.1:" + std::to_string(10000 + k);
+    co_await reg.register_service(s);
+  }
+  for (int k = 0; k < 999; ++k)
+    co_await reg.discover("other-" + std::to_string(k));  // 1,000 cached
+  auto warm = co_await reg.discover("bench");
+  if (warm->size() != 3) throw std::runtime_error("discover-cached: cache not warm");
+  const std::string name = "bench";
+  auto timed = [&](auto&& lookup) {
+    auto start = clock_type::now();
+    auto end = start + std::chrono::duration_cast<clock_type::duration>(
+                           std::chrono::duration<double>(o.duration / 3));
+    std::uint64_t n = 0;
+    std::size_t sink = 0;
+    while (clock_type::now() < end) {
+      for (int k = 0; k < 1000; ++k) sink += lookup();
+      n += 1000;
+    }
+    if (sink == 42) std::puts("");  // keep the loop
+    return n / std::chrono::duration<double>(clock_type::now() - start).count();
+  };
+  double sync_rate = timed([&] { return reg.cached(name)->size(); });
+  std::unordered_map<std::string, service_list> baseline_map;
+  for (int k = 0; k < 1000; ++k) baseline_map["other-" + std::to_string(k)] = warm;
+  baseline_map[name] = warm;
+  double baseline_rate = timed([&] { return baseline_map.find(name)->second->size(); });
+  // The awaitable discover(): what a coroutine pays (a coroutine frame per call).
+  auto start = clock_type::now();
+  auto end = start + std::chrono::duration_cast<clock_type::duration>(
+                         std::chrono::duration<double>(o.duration / 3));
+  while (clock_type::now() < end) {
+    auto t0 = clock_type::now();
+    for (int k = 0; k < 1000; ++k) {
+      auto l = co_await reg.discover(name);
+      if (l->size() != 3) ++r.errors;
+    }
+    r.latencies_us.push_back(micros(clock_type::now() - t0) / 1000);
+    r.ops += 1000;
+  }
+  r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  r.extra["cached_lookups_per_s"] = sync_rate;
+  r.extra["baseline_unordered_map_lookups_per_s"] = baseline_rate;
+  r.extra["cached_vs_baseline"] = sync_rate / baseline_rate;
+  co_await reg.close();
+}
+
+// config-cas: every client increments one shared counter with get + set(expected_version),
+// retrying on conflict; op = one applied increment. The final value is checked.
+asio::awaitable<void> config_cas(const options& o, client& c, result& r) {
+  config_center_options co;
+  co.prefix = "bench/config/";
+  config_center cfg(c, co);
+  auto start_value = co_await cfg.set("counter", "0");
+  (void)start_value;
+  std::uint64_t conflicts = 0;
+  co_await closed_loop(o, r, [&](int) -> asio::awaitable<void> {
+    for (;;) {
+      auto cur = co_await cfg.get("counter");
+      try {
+        co_await cfg.set("counter", std::to_string(std::stoll(cur.value) + 1), cur.version);
+        co_return;
+      } catch (const coordination_error& e) {
+        if (e.code() != error::conflict) throw;
+        ++conflicts;
+      }
+    }
+  });
+  auto final_value = std::stoull((co_await cfg.get("counter")).value);
+  if (final_value != r.ops)
+    throw std::runtime_error("config-cas: counter is " + std::to_string(final_value) + " after " +
+                             std::to_string(r.ops) + " increments");
+  r.extra["conflicts"] = conflicts;
+  r.extra["final_value"] = final_value;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -257,9 +398,11 @@ int main(int argc, char** argv) {
   app.add_option("--endpoints", o.endpoints, "comma-separated URLs (default $COORD_ENDPOINTS)");
   app.add_option("--workload", o.workload,
                  "put | get | get-serializable | txn | lease-keepalive | lock | lock-contended | "
-                 "rwlock | watch-latency | watch-fanout")
+                 "rwlock | watch-latency | watch-fanout | register-discover | discover-cached | "
+                 "config-cas")
       ->check(CLI::IsMember({"put", "get", "get-serializable", "txn", "lease-keepalive", "lock",
-                             "lock-contended", "rwlock", "watch-latency", "watch-fanout"}));
+                             "lock-contended", "rwlock", "watch-latency", "watch-fanout",
+                             "register-discover", "discover-cached", "config-cas"}));
   app.add_option("--clients", o.clients, "concurrent clients (coroutines)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--duration", o.duration, "seconds per run")->check(CLI::Range(0.1, 3600.0));
@@ -362,6 +505,12 @@ int main(int argc, char** argv) {
         co_await watch_latency(o, c, r);
       } else if (o.workload == "watch-fanout") {
         co_await watch_fanout(o, c, r);
+      } else if (o.workload == "register-discover") {
+        co_await register_discover(o, c, r);
+      } else if (o.workload == "discover-cached") {
+        co_await discover_cached(o, c, r);
+      } else if (o.workload == "config-cas") {
+        co_await config_cas(o, c, r);
       }
     };
     asio::co_spawn(io, body(), [&](std::exception_ptr e) {
