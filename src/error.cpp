@@ -46,6 +46,8 @@ class category_impl final : public std::error_category {
         return "lock lost";
       case error::server_error:
         return "etcd server error";
+      case error::not_leader:
+        return "not the leader";
     }
     return "unknown coordination error";
   }

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "coordination/watch.hpp"
+#include "detail/lock_recipe.hpp"
 #include "detail/session_state.hpp"
 
 namespace coordination {
@@ -483,10 +484,16 @@ asio::awaitable<lock_handle> locker::acquire_semaphore(std::string name, int per
   return detail::acquire_shared(session_, std::move(name), detail::lock_kind::semaphore, permits);
 }
 
-// The mutex: one key per session (etcd's layout, so etcdctl lock interoperates), local FIFO
-// first for the coroutines sharing that session.
 asio::awaitable<lock_handle> locker::acquire(std::string name, bool wait,
                                              std::shared_ptr<detail::session_state> s) {
+  return detail::acquire_mutex(std::move(s), std::move(name), wait, "");
+}
+
+// The mutex (and the election, which is the same recipe with a value): one key per session
+// (etcd's layout, so etcdctl lock / elect interoperate), local FIFO first for the coroutines
+// sharing that session.
+asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state> s,
+                                                   std::string name, bool wait, std::string value) {
   if (name.empty()) throw coordination_error(error::invalid_argument, "name: must not be empty");
   if (s->is_lost || s->stopped)
     throw coordination_error(error::session_expired, "lock " + name + ": session is not alive");
@@ -503,7 +510,7 @@ asio::awaitable<lock_handle> locker::acquire(std::string name, bool wait,
     t.compares.push_back(compare::create_revision(key, compare_result::equal, 0));
     put_options with_lease;
     with_lease.lease = s->lease;
-    t.success.push_back(put_op{key, "", with_lease});
+    t.success.push_back(put_op{key, value, with_lease});
     t.success.push_back(range_op{prefix, detail::first_created()});
     t.failure.push_back(range_op{key, {}});
     t.failure.push_back(range_op{prefix, detail::first_created()});
@@ -515,6 +522,14 @@ asio::awaitable<lock_handle> locker::acquire(std::string name, bool wait,
       auto& mine = std::get<range_result>(r.responses.at(0)).kvs;
       if (mine.empty()) throw coordination_error(error::protocol_error, "lock key vanished");
       my_rev = mine[0].create_revision;
+      if (mine[0].value != value) {  // (an election campaigning again with another value)
+        txn_request p;
+        p.compares.push_back(compare::create_revision(key, compare_result::equal, my_rev));
+        p.success.push_back(put_op{key, value, with_lease});
+        auto pr = co_await c.txn(std::move(p));
+        if (!pr.succeeded)
+          throw coordination_error(error::lock_lost, key + ": the key went while campaigning");
+      }
     }
     auto& owner = std::get<range_result>(r.responses.at(1)).kvs;
     bool is_owner = owner.empty() || owner[0].create_revision == my_rev;

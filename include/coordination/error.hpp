@@ -27,6 +27,7 @@ enum class error {
   locked,              // a try-lock found the lock held by someone else
   lock_lost,           // the lock is no longer held (session lost or its key deleted)
   server_error,        // any other error etcd reported
+  not_leader,          // an election call needs leadership this handle no longer has
 };
 
 const std::error_category& category() noexcept;

@@ -161,5 +161,27 @@ if [[ $r2rc -eq 0 && $swrc -eq 0 ]] && grep -q '^-- api: 2 instance(s)$' "$WORK/
 kill -TERM $r1; wait $r1
 check service-empty 0 '^$' -- "$CTL" service list api
 
+# elect: coordctl and etcdctl elect see and respect each other's leaders.
+"$CTL" elect E1 --listen >"$WORK/listen.txt" 2>&1 &
+lipid=$!
+"$CTL" elect E1 first >"$WORK/e1.out" 2>&1 &
+e1=$!
+for _ in $(seq 100); do grep -q '^first$' "$WORK/e1.out" && break; sleep 0.1; done
+if grep -q '^first$' "$WORK/e1.out"; then passes=$((passes + 1)); else echo "FAIL elect: $(cat "$WORK/e1.out")"; failures=$((failures + 1)); fi
+timeout 2 etcdctl --endpoints="$COORD_ENDPOINTS" elect E1 from-etcdctl >"$WORK/ectl.out" 2>&1
+if [[ $? -eq 124 ]] && ! grep -q from-etcdctl "$WORK/ectl.out"; then passes=$((passes + 1)); else echo "FAIL etcdctl elect led while coordctl led: $(cat "$WORK/ectl.out")"; failures=$((failures + 1)); fi
+check elect-listen-etcdctl 124 'first' -- timeout 2 etcdctl --endpoints="$COORD_ENDPOINTS" elect -l E1
+"$CTL" elect E1 second >"$WORK/e2.out" 2>&1 &
+e2=$!
+sleep 0.5
+kill -INT $e1; wait $e1; e1rc=$?
+for _ in $(seq 100); do grep -q '^second$' "$WORK/e2.out" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q '^second$' "$WORK/listen.txt" && break; sleep 0.1; done
+kill -INT $e2 $lipid; wait $e2; e2rc=$?; wait $lipid; lirc=$?
+if [[ $e1rc -eq 0 && $e2rc -eq 0 && $lirc -eq 0 && "$(cat "$WORK/listen.txt")" == $'first\nsecond' ]]; then passes=$((passes + 1)); else
+  echo "FAIL elect hand-over: exits $e1rc $e2rc $lirc, listen: $(cat "$WORK/listen.txt"), e2: $(cat "$WORK/e2.out")"; failures=$((failures + 1)); fi
+check elect-no-proposal 2 '^$' -- "$CTL" elect E1
+check elect-help 0 'listen' -- "$CTL" elect --help
+
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]

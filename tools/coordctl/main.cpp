@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<command_group>> groups;
   groups.push_back(add_config_commands(app));
   groups.push_back(add_service_commands(app));
+  groups.push_back(add_elect_commands(app));
 
   try {
     app.parse(argc, argv);
