@@ -48,6 +48,8 @@ class category_impl final : public std::error_category {
         return "etcd server error";
       case error::not_leader:
         return "not the leader";
+      case error::not_initialized:
+        return "not initialized";
     }
     return "unknown coordination error";
   }

@@ -28,6 +28,7 @@ enum class error {
   lock_lost,           // the lock is no longer held (session lost or its key deleted)
   server_error,        // any other error etcd reported
   not_leader,          // an election call needs leadership this handle no longer has
+  not_initialized,     // a global function was called before coordination::init()
 };
 
 const std::error_category& category() noexcept;

@@ -1,0 +1,425 @@
+#include "coordination/coordinator.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdlib>
+
+#include "detail/client_impl.hpp"
+
+namespace coordination {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+void bad(const std::string& field, const std::string& why) {
+  throw coordination_error(error::invalid_argument, field + ": " + why);
+}
+
+std::optional<spdlog::level::level_enum> parse_level(const std::string& s) {
+  for (int l = spdlog::level::trace; l < spdlog::level::n_levels; ++l) {
+    auto lvl = static_cast<spdlog::level::level_enum>(l);
+    auto name = spdlog::level::to_string_view(lvl);
+    if (s == std::string_view(name.data(), name.size())) return lvl;
+  }
+  if (s == "warn") return spdlog::level::warn;
+  if (s == "error") return spdlog::level::err;
+  return std::nullopt;
+}
+
+void check_prefix(const std::string& field, const std::string& p) {
+  if (p.empty() || p.back() != '/') bad(field, "must be non-empty and end with '/'");
+}
+
+registry_options registry_options_of(const config& c, const std::string& scope) {
+  registry_options o;
+  o.prefix = c.registry.prefix + scope;
+  o.ttl = c.registry.ttl;
+  o.enable_health_check = c.registry.enable_health_check;
+  o.health_check_interval = c.registry.health_check_interval;
+  return o;
+}
+
+config_center_options config_options_of(const config& c, const std::string& scope) {
+  config_center_options o;
+  const auto& root = c.config_center.prefix;
+  o.prefix = root + scope;
+  auto base = root.substr(0, root.size() - 1);
+  o.meta_prefix = base + ".meta/" + scope;
+  o.history_prefix = base + ".history/" + scope;
+  o.versioning = c.config_center.versioning;
+  o.max_version_history = c.config_center.max_history;
+  o.validation = c.config_center.validation;
+  return o;
+}
+
+std::string scope_of(const std::string& module) {
+  if (module.empty() || module.find('/') != std::string::npos)
+    bad("module name", "must be non-empty and contain no '/'");
+  return module + "/";
+}
+
+}  // namespace
+
+void config::validate() const {
+  etcd.validate();
+  if (!parse_level(log_level))
+    bad("log_level",
+        "want trace, debug, info, warn, error, critical or off, got '" + log_level + "'");
+  if (enable_metrics) bad("enable_metrics", "metrics are not implemented yet");
+  if (enable_tracing) bad("enable_tracing", "tracing is not implemented yet");
+  check_prefix("elections_prefix", elections_prefix);
+  check_prefix("registry.prefix", registry.prefix);
+  if (registry.ttl < 1s || registry.ttl > 24h) bad("registry.ttl", "must be between 1 s and 24 h");
+  if (registry.health_check_interval < 10ms)
+    bad("registry.health_check_interval", "must be at least 10 ms");
+  check_prefix("locks.prefix", locks.prefix);
+  if (locks.default_ttl < 1s || locks.default_ttl > 24h)
+    bad("locks.default_ttl", "must be between 1 s and 24 h");
+  if (locks.renew_interval.count() < 0 || locks.renew_interval >= locks.default_ttl)
+    bad("locks.renew_interval", "must be 0 (TTL / 3) or shorter than locks.default_ttl");
+  check_prefix("config_center.prefix", config_center.prefix);
+  if (config_center.versioning &&
+      (config_center.max_history < 1 || config_center.max_history > 1000))
+    bad("config_center.max_history", "must be between 1 and 1000");
+}
+
+config default_config() {
+  return config();
+}
+
+config development_config() {
+  config c;
+  c.log_level = "debug";
+  c.registry.ttl = 5s;
+  c.registry.enable_health_check = true;
+  c.registry.health_check_interval = 2s;
+  c.locks.default_ttl = 10s;
+  return c;
+}
+
+config production_config() {
+  config c;
+  c.log_level = "info";
+  c.etcd.dial_timeout = 3s;
+  c.etcd.request_timeout = 5s;
+  c.etcd.retry.max_retries = 6;
+  c.registry.ttl = 15s;
+  c.registry.enable_health_check = true;
+  c.registry.health_check_interval = 5s;
+  c.locks.default_ttl = 30s;
+  c.config_center.max_history = 50;
+  return c;
+}
+
+config test_config() {
+  config c;
+  c.log_level = "warn";
+  c.etcd.dial_timeout = 1s;
+  c.etcd.request_timeout = 2s;
+  c.registry.ttl = 2s;
+  c.registry.health_check_interval = 200ms;
+  c.locks.default_ttl = 2s;
+  return c;
+}
+
+config config::from_env() {
+  config c = default_config();
+  auto env = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return std::nullopt;
+    return std::string(v);
+  };
+  auto number = [&](const char* name) -> std::optional<long long> {
+    auto v = env(name);
+    if (!v) return std::nullopt;
+    char* end = nullptr;
+    errno = 0;
+    long long n = std::strtoll(v->c_str(), &end, 10);
+    if (errno || end == v->c_str() || *end || n < 0)
+      bad(name, "want a non-negative integer, got '" + *v + "'");
+    return n;
+  };
+  auto flag = [&](const char* name) -> std::optional<bool> {
+    auto v = env(name);
+    if (!v) return std::nullopt;
+    if (*v == "1" || *v == "true") return true;
+    if (*v == "0" || *v == "false") return false;
+    bad(name, "want 0 or 1, got '" + *v + "'");
+    return std::nullopt;
+  };
+  if (auto v = env("COORD_ENDPOINTS")) c.etcd.endpoints = client_config::split_endpoints(*v);
+  if (auto v = env("COORD_USER")) c.etcd.username = *v;
+  if (auto v = env("COORD_PASSWORD")) c.etcd.password = *v;
+  if (auto v = env("COORD_CACERT")) c.etcd.tls.ca_file = *v;
+  if (auto v = env("COORD_CERT")) c.etcd.tls.cert_file = *v;
+  if (auto v = env("COORD_KEY")) c.etcd.tls.key_file = *v;
+  if (auto v = number("COORD_DIAL_TIMEOUT_MS")) c.etcd.dial_timeout = std::chrono::milliseconds(*v);
+  if (auto v = number("COORD_REQUEST_TIMEOUT_MS"))
+    c.etcd.request_timeout = std::chrono::milliseconds(*v);
+  if (auto v = env("COORD_LOG_LEVEL")) c.log_level = *v;
+  if (auto v = env("COORD_REGISTRY_PREFIX")) c.registry.prefix = *v;
+  if (auto v = number("COORD_REGISTRY_TTL")) c.registry.ttl = std::chrono::seconds(*v);
+  if (auto v = flag("COORD_HEALTH_CHECK")) c.registry.enable_health_check = *v;
+  if (auto v = env("COORD_LOCK_PREFIX")) c.locks.prefix = *v;
+  if (auto v = number("COORD_LOCK_TTL")) c.locks.default_ttl = std::chrono::seconds(*v);
+  if (auto v = env("COORD_CONFIG_PREFIX")) c.config_center.prefix = *v;
+  if (auto v = number("COORD_CONFIG_MAX_HISTORY"))
+    c.config_center.max_history = static_cast<std::size_t>(*v);
+  return c;
+}
+
+namespace detail {
+
+struct coordinator_state {
+  coordinator_state(asio::any_io_executor ex, config c)
+      : settings(std::move(c)),
+        etcd(ex, with_logger(settings)),
+        registry(etcd, registry_options_of(settings, "")),
+        config_center(etcd, config_options_of(settings, "")),
+        session_ready(ex, std::chrono::steady_clock::time_point::max()) {}
+
+  static client_config with_logger(config& c) {
+    c.validate();
+    auto cc = c.etcd;
+    if (!cc.logger) {
+      auto existing = spdlog::get("coordination");
+      cc.logger = existing ? existing : spdlog::default_logger()->clone("coordination");
+    }
+    cc.logger->set_level(*parse_level(c.log_level));
+    return cc;
+  }
+
+  config settings;
+  client etcd;
+  service_registry registry;
+  coordination::config_center config_center;
+  std::optional<session> current;
+  std::optional<locker> locks;
+  bool creating_session = false;
+  asio::steady_timer session_ready;
+  std::vector<std::weak_ptr<held_lock>> handed_out;
+  bool closed = false;
+
+  asio::awaitable<session*> ensure_session() {
+    if (closed) throw coordination_error(error::cancelled, "the coordinator is closed");
+    while (creating_session) co_await session_ready.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (current && !current->lost()) co_return &*current;
+    creating_session = true;
+    std::exception_ptr failure;
+    try {
+      session_options so;
+      so.ttl = settings.locks.default_ttl;
+      so.renew_interval = settings.locks.renew_interval;
+      auto s = co_await session::create(etcd, so);
+      locks.reset();
+      current.emplace(std::move(s));
+      locker_options lo;
+      lo.reentrant = settings.locks.reentrant;
+      locks.emplace(*current, lo);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    creating_session = false;
+    session_ready.cancel();
+    if (failure) std::rethrow_exception(failure);
+    co_return &*current;
+  }
+
+  void track(const std::shared_ptr<held_lock>& h) {
+    std::erase_if(handed_out, [](auto& w) { return w.expired(); });
+    handed_out.push_back(h);
+  }
+};
+
+}  // namespace detail
+
+coordinator::coordinator(asio::any_io_executor ex, config cfg)
+    : state_(std::make_shared<detail::coordinator_state>(ex, std::move(cfg))) {}
+
+coordinator::~coordinator() = default;
+
+std::string coordinator::lock_key(const std::string& name) const {
+  if (name.empty()) bad("lock name", "must not be empty");
+  return state_->settings.locks.prefix + name;
+}
+
+asio::awaitable<lock_handle> coordinator::lock(std::string name, std::chrono::seconds ttl) {
+  auto s = state_;
+  auto key = lock_key(name);
+  co_await s->ensure_session();
+  if (ttl.count() == 0) ttl = s->settings.locks.default_ttl;
+  auto h = co_await s->locks->lock(std::move(key), ttl);
+  s->track(h.state());
+  co_return h;
+}
+
+asio::awaitable<lock_handle> coordinator::try_lock(std::string name) {
+  auto s = state_;
+  auto key = lock_key(name);
+  co_await s->ensure_session();
+  auto h = co_await s->locks->try_lock(std::move(key));
+  s->track(h.state());
+  co_return h;
+}
+
+asio::awaitable<locker*> coordinator::locks() {
+  auto s = state_;
+  co_await s->ensure_session();
+  co_return &*s->locks;
+}
+
+asio::awaitable<leadership> coordinator::campaign(std::string election, std::string value) {
+  auto s = state_;
+  if (election.empty()) bad("election name", "must not be empty");
+  auto* session = co_await s->ensure_session();
+  elector e(*session);
+  auto won = co_await e.campaign(s->settings.elections_prefix + election, std::move(value));
+  s->track(won.handle().state());
+  co_return won;
+}
+
+asio::awaitable<std::optional<leader_info>> coordinator::leader(std::string election) {
+  if (election.empty()) bad("election name", "must not be empty");
+  return current_leader(state_->etcd, state_->settings.elections_prefix + election);
+}
+
+leader_observer coordinator::observe(std::string election) {
+  if (election.empty()) bad("election name", "must not be empty");
+  return observe_leader(state_->etcd, state_->settings.elections_prefix + election);
+}
+
+service_registry& coordinator::registry() {
+  return state_->registry;
+}
+coordination::config_center& coordinator::config_center() {
+  return state_->config_center;
+}
+client& coordinator::etcd() {
+  return state_->etcd;
+}
+const config& coordinator::settings() const {
+  return state_->settings;
+}
+
+asio::awaitable<session*> coordinator::current_session() {
+  return state_->ensure_session();
+}
+
+asio::awaitable<status_result> coordinator::ping() {
+  return state_->etcd.status();
+}
+
+asio::awaitable<void> coordinator::close() {
+  auto s = state_;
+  if (s->closed) co_return;
+  s->closed = true;
+  // 1. The locks (and leaderships) it handed out.
+  for (auto& w : s->handed_out) {
+    if (auto h = w.lock()) {
+      lock_handle again(h);
+      try {
+        co_await again.release();
+      } catch (const std::exception& e) {
+        s->etcd.impl().log->info("coordination: releasing a lock on close failed: {}", e.what());
+      }
+    }
+  }
+  s->handed_out.clear();
+  // 2. Its services; 3. its leases; 4. its connections.
+  co_await s->registry.close();
+  s->locks.reset();
+  if (s->current) co_await s->current->close();
+  s->current.reset();
+  s->etcd.close();
+}
+
+coordinator_module coordinator::module(std::string name) {
+  return coordinator_module(*this, std::move(name));
+}
+
+coordinator_module::coordinator_module(coordinator& parent, std::string name)
+    : parent_(&parent), name_(std::move(name)) {
+  auto scope = scope_of(name_);
+  auto& cfg = parent.state_->settings;
+  registry_ =
+      std::make_shared<service_registry>(parent.state_->etcd, registry_options_of(cfg, scope));
+  config_ = std::make_shared<coordination::config_center>(parent.state_->etcd,
+                                                          config_options_of(cfg, scope));
+}
+
+asio::awaitable<lock_handle> coordinator_module::lock(std::string name, std::chrono::seconds ttl) {
+  return parent_->lock(name_ + "/" + name, ttl);
+}
+
+asio::awaitable<lock_handle> coordinator_module::try_lock(std::string name) {
+  return parent_->try_lock(name_ + "/" + name);
+}
+
+asio::awaitable<leadership> coordinator_module::campaign(std::string election, std::string value) {
+  return parent_->campaign(name_ + "/" + election, std::move(value));
+}
+
+// ---- global ----------------------------------------------------------------------------------
+
+namespace {
+std::unique_ptr<coordinator>& global_slot() {
+  static std::unique_ptr<coordinator> slot;
+  return slot;
+}
+}  // namespace
+
+void init(asio::any_io_executor ex, config cfg) {
+  global_slot() = std::make_unique<coordinator>(ex, std::move(cfg));
+}
+
+bool initialized() {
+  return global_slot() != nullptr;
+}
+
+coordinator& global_coordinator() {
+  if (!global_slot())
+    throw coordination_error(error::not_initialized,
+                             "call coordination::init(executor, config) before the global API");
+  return *global_slot();
+}
+
+asio::awaitable<void> shutdown() {
+  if (!global_slot()) co_return;
+  co_await global_slot()->close();
+  global_slot().reset();
+}
+
+// (Coroutines, so that "not initialized" is thrown where the caller awaits, like every error.)
+asio::awaitable<lock_handle> acquire_lock(std::string name, std::chrono::seconds ttl) {
+  co_return co_await global_coordinator().lock(std::move(name), ttl);
+}
+asio::awaitable<service_info> register_service(service_info info, std::chrono::seconds ttl) {
+  co_return co_await global_coordinator().registry().register_service(std::move(info), ttl);
+}
+asio::awaitable<void> deregister_service(std::string name, std::string instance_id) {
+  co_await global_coordinator().registry().deregister(std::move(name), std::move(instance_id));
+}
+asio::awaitable<service_list> discover_services(std::string name) {
+  co_return co_await global_coordinator().registry().discover(std::move(name));
+}
+asio::awaitable<config_value> get_config(std::string key) {
+  co_return co_await global_coordinator().config_center().get(std::move(key));
+}
+asio::awaitable<config_value> set_config(std::string key, std::string value,
+                                         config_set_options options) {
+  co_return co_await global_coordinator().config_center().set(std::move(key), std::move(value),
+                                                              std::move(options));
+}
+asio::awaitable<config_watch> watch_config(std::string key) {
+  co_return co_await global_coordinator().config_center().watch(std::move(key));
+}
+asio::awaitable<leadership> campaign(std::string election, std::string value) {
+  co_return co_await global_coordinator().campaign(std::move(election), std::move(value));
+}
+
+}  // namespace coordination
