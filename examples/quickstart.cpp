@@ -1,60 +1,70 @@
-// quickstart: the etcd API of the coordination library in a few awaitables.
-// Run against COORD_ENDPOINTS (default http://127.0.0.1:2379); scripts/demo.sh starts an etcd.
+// quickstart: the coordinator in a few awaitables — a lock with a fencing-guarded write, a config
+// value with compare-and-set, a registered and discovered service, an election, and the plain
+// etcd API underneath. Run against COORD_ENDPOINTS (default http://127.0.0.1:2379);
+// scripts/demo.sh starts a throwaway etcd and runs it.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <coordination/client.hpp>
-#include <cstdlib>
+#include <coordination/coordinator.hpp>
 #include <iostream>
 
 namespace asio = boost::asio;
 using namespace coordination;
+using namespace std::chrono_literals;
 
-asio::awaitable<void> tour(client& etcd) {
-  // Plain writes and reads.
-  co_await etcd.put("/quickstart/greeting", "hello");
-  auto kv = co_await etcd.get("/quickstart/greeting");
-  std::cout << "get /quickstart/greeting -> " << kv->value << " (version " << kv->version
-            << ", revision " << kv->mod_revision << ")\n";
+asio::awaitable<void> tour(coordinator& coord) {
+  // A distributed lock; the write it protects applies only while the lock is still held.
+  auto lock = co_await coord.lock("quickstart/report", 15s);
+  std::cout << "locked " << lock.key() << " (fencing token " << lock.fencing_token() << ")\n";
+  std::vector<txn_op> write;
+  write.push_back(put_op{"/quickstart/report", "written under the lock", put_options{}});
+  auto guarded = co_await lock.guarded_txn({}, std::move(write));
+  std::cout << "guarded write applied: " << std::boolalpha << guarded.succeeded << "\n";
+  co_await lock.release();
 
-  // Put-if-absent as a transaction: only the first writer wins.
-  for (const char* who : {"first", "second"}) {
-    txn_request t;
-    t.compares.push_back(compare::create_revision("/quickstart/owner", compare_result::equal, 0));
-    t.success.push_back(put_op{"/quickstart/owner", who, {}});
-    t.failure.push_back(range_op{"/quickstart/owner", {}});
-    auto r = co_await etcd.txn(t);
-    std::cout << who << " claims /quickstart/owner: " << (r.succeeded ? "won" : "lost") << "\n";
-  }
+  // Config center: versions, compare-and-set, history.
+  auto& cfg = coord.config_center();
+  auto v = co_await cfg.set("quickstart/max_conns", 64);
+  co_await cfg.set("quickstart/max_conns", 128, v.version);  // only if nobody changed it
+  std::cout << "max_conns = " << co_await cfg.get_as<int>("quickstart/max_conns")
+            << " (history: " << (co_await cfg.history("quickstart/max_conns")).size()
+            << " versions)\n";
 
-  // A key that lives only as long as its lease.
-  auto lease = co_await etcd.lease_grant(10);
-  put_options with_lease;
-  with_lease.lease = lease.id;
-  co_await etcd.put("/quickstart/ephemeral", "gone when the lease ends", with_lease);
-  auto ttl = co_await etcd.lease_time_to_live(lease.id, true);
-  std::cout << "lease " << std::hex << lease.id << std::dec << " has " << ttl.ttl
-            << " s left and holds " << ttl.keys.size() << " key\n";
-  co_await etcd.lease_revoke(lease.id);
+  // Service registry: register (bound to a lease), discover from the watch-backed cache, pick.
+  service_info me;
+  me.name = "quickstart-api";
+  me.instance_id = "api-1";
+  me.address = "127.0.0.1:8080";
+  co_await coord.registry().register_service(me);
+  auto up = co_await coord.registry().discover("quickstart-api");
+  auto pick = co_await coord.registry().pick("quickstart-api", pick_strategy::round_robin);
+  std::cout << up->size() << " instance(s) of quickstart-api; picked " << pick.address << "\n";
 
-  auto all = co_await etcd.get_prefix("/quickstart/");
-  std::cout << all.count << " keys under /quickstart/ after revoking the lease\n";
+  // Leader election (etcd's recipe: etcdctl elect sees it).
+  auto leader = co_await coord.campaign("quickstart", "api-1");
+  std::cout << "leader of quickstart: " << leader.value() << "\n";
+  co_await leader.resign();
+
+  // The plain etcd API underneath.
+  auto& etcd = coord.etcd();
+  auto kv = co_await etcd.get("/quickstart/report");
+  std::cout << "get /quickstart/report -> " << kv->value << "\n";
+  auto status = co_await coord.ping();
+  std::cout << "etcd " << status.version << " at " << status.endpoint << "\n";
+
+  // Clean up what the tour wrote; close() releases, deregisters, revokes, disconnects.
+  co_await cfg.remove("quickstart/max_conns");
   delete_options everything;
   everything.prefix = true;
   co_await etcd.del("/quickstart/", everything);
-
-  auto status = co_await etcd.status();
-  std::cout << "etcd " << status.version << " at " << status.endpoint << "\n";
+  co_await coord.close();
 }
 
 int main() {
   asio::io_context io;
-  client_config cfg;
-  if (const char* env = std::getenv("COORD_ENDPOINTS"); env && *env)
-    cfg.endpoints = client_config::split_endpoints(env);
   try {
-    client etcd(io.get_executor(), cfg);
+    coordinator coord(io.get_executor(), config::from_env());
     std::exception_ptr failure;
-    asio::co_spawn(io, tour(etcd), [&](std::exception_ptr e) { failure = e; });
+    asio::co_spawn(io, tour(coord), [&](std::exception_ptr e) { failure = e; });
     io.run();
     if (failure) std::rethrow_exception(failure);
   } catch (const coordination_error& e) {

@@ -135,6 +135,11 @@ class config_center {
       std::string key, const T& value, config_set_options options = {}) {
     return set(std::move(key), nlohmann::json(value).dump(), std::move(options));
   }
+  template <class T>
+  requires(!std::is_convertible_v<const T&, std::string>) boost::asio::awaitable<config_value> set(
+      std::string key, const T& value, std::int64_t expected_version) {
+    return set(std::move(key), nlohmann::json(value).dump(), expected_version);
+  }
 
   // Removes the value and its meta key; the history keeps a delete marker. Throws not_found
   // when there is no value, conflict when expected_version is given and does not match.
