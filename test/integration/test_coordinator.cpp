@@ -141,7 +141,13 @@ BOOST_AUTO_TEST_CASE(global_api_before_and_after_init) {
     BOOST_TEST((co_await discover_services("svc"))->size() == 1u);
     auto lead = co_await campaign("e", "me");
     BOOST_TEST(lead.held());
+    auto w2 = co_await global_coordinator().registry().watch("svc");
     co_await deregister_service("svc", "s1");
+    // The cache follows etcd through its watch: wait for the removal to arrive.
+    for (;;) {
+      auto l = co_await with_timeout(w2.next(), 5s);
+      if (l->empty()) break;
+    }
     BOOST_TEST((co_await discover_services("svc"))->empty());
     co_await shutdown();
     BOOST_TEST(!initialized());
