@@ -12,13 +12,6 @@ using nlohmann::json;
 
 namespace {
 
-std::int64_t to_ms(config_time t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-config_time from_ms(std::int64_t ms) {
-  return config_time(std::chrono::milliseconds(ms));
-}
-
 std::string derived(const std::string& prefix, const char* what) {
   return prefix.substr(0, prefix.size() - 1) + what;
 }
@@ -50,7 +43,7 @@ std::optional<key_value> first(const txn_op_result& r) {
 }
 
 json history_entry(std::int64_t version, const std::string& value, config_time t) {
-  json e{{"version", version}, {"time", to_ms(t)}};
+  json e{{"version", version}, {"time", to_unix_ms(t)}};
   if (detail::valid_utf8(value))
     e["value"] = value;
   else
@@ -62,7 +55,7 @@ config_history_entry decode_entry(const json& e) {
   config_history_entry h;
   if (!e.is_object()) return h;
   h.version = e.value("version", std::int64_t{0});
-  h.time = from_ms(e.value("time", std::int64_t{0}));
+  h.time = from_unix_ms(e.value("time", std::int64_t{0}));
   h.deleted = e.value("deleted", false);
   if (auto it = e.find("value"); it != e.end() && it->is_string())
     h.value = it->get<std::string>();
@@ -72,8 +65,8 @@ config_history_entry decode_entry(const json& e) {
 }
 
 void fill_meta(config_value& v, const json& meta) {
-  v.create_time = from_ms(meta.value("created", std::int64_t{0}));
-  v.update_time = from_ms(meta.value("updated", std::int64_t{0}));
+  v.create_time = from_unix_ms(meta.value("created", std::int64_t{0}));
+  v.update_time = from_unix_ms(meta.value("updated", std::int64_t{0}));
   if (auto it = meta.find("metadata"); it != meta.end() && it->is_object())
     for (auto& [k, val] : it->items())
       if (val.is_string()) v.metadata[k] = val.get<std::string>();
@@ -125,7 +118,6 @@ asio::awaitable<config_change> config_watch::next() {
         c.type = e.kv.version == 1 ? config_change_type::create : config_change_type::update;
         c.new_value = e.kv.value;
         c.version = e.kv.version;
-        if (c.type == config_change_type::create) c.old_value.reset();
       }
       pending_.push_back(std::move(c));
     }
@@ -175,15 +167,6 @@ config_value to_value(const std::string& key, const key_value& kv, const json& m
   return v;
 }
 
-std::string dump(const json& j, const char* what) {
-  try {
-    return j.dump();
-  } catch (const json::type_error&) {
-    throw coordination_error(error::invalid_argument,
-                             std::string(what) + ": keys and values must be valid UTF-8");
-  }
-}
-
 }  // namespace
 
 asio::awaitable<std::optional<config_value>> config_center::find(std::string key) {
@@ -227,7 +210,7 @@ asio::awaitable<config_value> config_center::set(std::string key, std::string va
   if (options.metadata) {
     new_metadata = json::object();
     for (auto& [k, v] : *options.metadata) new_metadata[k] = v;
-    dump(new_metadata, "metadata");
+    detail::dump_json(new_metadata, "metadata");
   }
   for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
     auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
@@ -238,8 +221,8 @@ asio::awaitable<config_value> config_center::set(std::string key, std::string va
                                                     ", found " + std::to_string(current));
     auto now = std::chrono::system_clock::now();
     json meta = s.value ? s.meta : json::object();
-    if (!s.value || !meta.contains("created")) meta["created"] = to_ms(now);
-    meta["updated"] = to_ms(now);
+    if (!s.value || !meta.contains("created")) meta["created"] = to_unix_ms(now);
+    meta["updated"] = to_unix_ms(now);
     if (options.metadata) meta["metadata"] = new_metadata;
     if (!meta.contains("metadata")) meta["metadata"] = json::object();
 
@@ -250,7 +233,8 @@ asio::awaitable<config_value> config_center::set(std::string key, std::string va
     else
       t.compares.push_back(compare::version(value_key(key), compare_result::equal, 0));
     t.success.push_back(put_op{value_key(key), value, put_options{}});
-    t.success.push_back(put_op{options_.meta_prefix + key, dump(meta, "metadata"), put_options{}});
+    t.success.push_back(
+        put_op{options_.meta_prefix + key, detail::dump_json(meta, "metadata"), put_options{}});
     if (options_.versioning) {
       json h = json::array();
       h.push_back(history_entry(current + 1, value, now));
@@ -293,8 +277,9 @@ asio::awaitable<void> config_center::remove(std::string key,
     t.success.push_back(delete_op{options_.meta_prefix + key, delete_options()});
     if (options_.versioning) {
       json h = json::array();
-      h.push_back(json{
-          {"version", 0}, {"deleted", true}, {"time", to_ms(std::chrono::system_clock::now())}});
+      h.push_back(json{{"version", 0},
+                       {"deleted", true},
+                       {"time", to_unix_ms(std::chrono::system_clock::now())}});
       for (auto& e : s.history) {
         if (h.size() >= options_.max_version_history) break;
         h.push_back(e);

@@ -8,15 +8,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-range_options first_created() {
-  range_options o;
-  o.prefix = true;
-  o.order = sort_order::ascend;
-  o.target = sort_target::create;
-  o.limit = 1;
-  return o;
-}
-
 leader_info to_info(const std::string& name, const key_value& kv) {
   leader_info i;
   i.name = name;
@@ -87,7 +78,7 @@ asio::awaitable<leader_info> leader_observer::next() {
     }
     if (!current_) {
       // Who leads now? Nobody: wait for the first candidate's key.
-      auto r = co_await client_->range(prefix, first_created());
+      auto r = co_await client_->range(prefix, detail::first_created());
       check();
       if (!r.kvs.empty()) {
         current_ = to_info(name_, r.kvs[0]);
@@ -130,7 +121,7 @@ asio::awaitable<leader_info> leader_observer::next() {
 
 asio::awaitable<std::optional<leader_info>> current_leader(client& c, std::string name) {
   check_name(name);
-  auto r = co_await c.range(name + "/", first_created());
+  auto r = co_await c.range(name + "/", detail::first_created());
   if (r.kvs.empty()) co_return std::nullopt;
   co_return to_info(name, r.kvs[0]);
 }

@@ -100,15 +100,6 @@ std::string hex(std::int64_t v) {
   return buf;
 }
 
-range_options first_created() {
-  range_options o;
-  o.prefix = true;
-  o.order = sort_order::ascend;
-  o.target = sort_target::create;
-  o.limit = 1;
-  return o;
-}
-
 // Deletes the waiter's key and lets the next local waiter in, in the background: the key must be
 // gone before the next coroutine of this process (same lease, same key) tries to create it.
 void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, std::string key,

@@ -16,6 +16,7 @@
 #include "coordination/session.hpp"
 #include "coordination/with_timeout.hpp"
 #include "detail/client_impl.hpp"
+#include "detail/text.hpp"
 
 namespace coordination {
 
@@ -161,13 +162,6 @@ struct lease_slot {
 
 namespace {
 
-std::int64_t to_ms(wall_time t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-wall_time from_ms(std::int64_t ms) {
-  return wall_time(std::chrono::milliseconds(ms));
-}
-
 bool valid_token(std::string_view s, std::string_view extra) {
   if (s.empty() || s.size() > 128) return false;
   for (char ch : s) {
@@ -243,18 +237,10 @@ json encode_record(const service_info& i, std::chrono::seconds ttl, wall_time up
          {"health", to_string(i.health)},
          {"weight", i.weight},
          {"metadata", i.metadata},
-         {"registered_ms", to_ms(i.register_time)},
-         {"updated_ms", to_ms(updated)},
+         {"registered_ms", to_unix_ms(i.register_time)},
+         {"updated_ms", to_unix_ms(updated)},
          {"ttl", ttl.count()}};
   return j;
-}
-
-std::string dump_record(const json& j) {
-  try {
-    return j.dump();
-  } catch (const json::type_error&) {
-    throw coordination_error(error::invalid_argument, "metadata: must be valid UTF-8");
-  }
 }
 
 // A record as stored under `prefix`: name and id come from the key. nullopt for garbage.
@@ -273,8 +259,8 @@ std::optional<service_info> decode_record(const key_value& kv, const std::string
     if (auto m = j.find("metadata"); m != j.end() && m->is_object())
       for (auto& [k, v] : m->items())
         if (v.is_string()) i.metadata[k] = v.get<std::string>();
-    i.register_time = from_ms(j.value("registered_ms", std::int64_t{0}));
-    i.last_heartbeat = from_ms(j.value("updated_ms", std::int64_t{0}));
+    i.register_time = from_unix_ms(j.value("registered_ms", std::int64_t{0}));
+    i.last_heartbeat = from_unix_ms(j.value("updated_ms", std::int64_t{0}));
   } catch (const json::exception&) {
     return std::nullopt;
   }
@@ -411,7 +397,8 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
   asio::awaitable<std::int64_t> put_registration(const registration& reg, std::int64_t lease,
                                                  bool replace, const std::set<std::int64_t>& ours) {
     auto key = key_of(reg.info.name, reg.info.instance_id);
-    auto value = dump_record(encode_record(reg.info, reg.ttl, std::chrono::system_clock::now()));
+    auto value =
+        dump_json(encode_record(reg.info, reg.ttl, std::chrono::system_clock::now()), "metadata");
     for (int attempt = 0; attempt < 8; ++attempt) {
       put_options po;
       po.lease = lease;
@@ -453,7 +440,7 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
         throw coordination_error(error::protocol_error,
                                  key + " does not hold a registration record");
       j["health"] = to_string(status);
-      j["updated_ms"] = to_ms(std::chrono::system_clock::now());
+      j["updated_ms"] = to_unix_ms(std::chrono::system_clock::now());
       put_options keep;
       keep.ignore_lease = true;
       txn_request t;
@@ -478,13 +465,13 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
       if (self->closed || !reg->active) break;
       bool ok = false;
       try {
-        if (reg->check)
+        if (reg->check) {
           ok = co_await with_timeout(reg->check(), interval);
-        else
+        } else {
           co_await connect_to(self->executor, reg->info.address, interval);
-        if (!reg->check) ok = true;
+          ok = true;
+        }
       } catch (const std::exception&) {
-        ok = false;
       }
       if (self->closed || !reg->active) break;
       if (reg->info.health == health_status::maintenance) continue;
@@ -781,7 +768,7 @@ asio::awaitable<service_info> service_registry::register_service(service_info in
     throw coordination_error(error::invalid_argument, "weight: must be at most 1000000");
   for (auto& [k, v] : info.metadata)
     if (k.empty()) throw coordination_error(error::invalid_argument, "metadata: empty key");
-  detail::dump_record(detail::encode_record(info, ttl, {}));  // metadata must be UTF-8
+  detail::dump_json(detail::encode_record(info, ttl, {}), "metadata");  // must be UTF-8
 
   auto* s = co_await self->session_for(ttl);
   auto key = self->key_of(info.name, info.instance_id);
@@ -796,12 +783,12 @@ asio::awaitable<service_info> service_registry::register_service(service_info in
   reg->info = info;
   reg->ttl = ttl;
   reg->check = std::move(options.check);
-  std::set<std::int64_t> ours;
-  for (auto& [t, slot] : self->leases) {
-    ours.insert(slot.old_leases.begin(), slot.old_leases.end());
-    if (slot.s) ours.insert(slot.s->lease());
-  }
-  if (previous == self->registrations.end()) ours.clear();  // only our own key is ours
+  std::set<std::int64_t> ours;  // leases whose keys we may take over: only for our own instance
+  if (previous != self->registrations.end())
+    for (auto& [t, slot] : self->leases) {
+      ours.insert(slot.old_leases.begin(), slot.old_leases.end());
+      if (slot.s) ours.insert(slot.s->lease());
+    }
   auto revision = co_await self->put_registration(*reg, info.lease, options.replace, ours);
   reg->info.revision = revision;
   if (auto old = self->registrations.find(key); old != self->registrations.end())

@@ -14,6 +14,12 @@ namespace coordination {
 
 // A point in wall-clock time (the recipes store times as ms since the Unix epoch).
 using wall_time = std::chrono::system_clock::time_point;
+inline std::int64_t to_unix_ms(wall_time t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+inline wall_time from_unix_ms(std::int64_t ms) {
+  return wall_time(std::chrono::milliseconds(ms));
+}
 
 struct response_header {
   std::uint64_t cluster_id = 0;

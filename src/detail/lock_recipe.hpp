@@ -1,4 +1,4 @@
-// The lock recipe as the election reuses it (see lock.cpp).
+// The pieces of the lock recipe that the election reuses (see lock.cpp).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -9,6 +9,16 @@
 #include "detail/session_state.hpp"
 
 namespace coordination::detail {
+
+// A range of `<name>/` that returns the owner: the key with the lowest create revision.
+inline range_options first_created() {
+  range_options o;
+  o.prefix = true;
+  o.order = sort_order::ascend;
+  o.target = sort_target::create;
+  o.limit = 1;
+  return o;
+}
 
 // etcd's mutex / election recipe on session `s`: key `<name>/<lease hex>` holding `value`, wait
 // (when `wait`) until it has the lowest create revision under `<name>/`. Throws locked when not

@@ -2,8 +2,11 @@
 // other bytes go base64, see base64.hpp).
 #pragma once
 
+#include <nlohmann/json.hpp>
+#include <string>
 #include <string_view>
 
+#include "coordination/error.hpp"
 #include "detail/base64.hpp"
 
 namespace coordination::detail {
@@ -28,6 +31,16 @@ inline bool valid_utf8(std::string_view s) {
     i += len;
   }
   return true;
+}
+
+// j.dump(); a string that is not UTF-8 throws invalid_argument naming `field`.
+inline std::string dump_json(const nlohmann::json& j, const char* field) {
+  try {
+    return j.dump();
+  } catch (const nlohmann::json::type_error&) {
+    throw coordination_error(error::invalid_argument,
+                             std::string(field) + ": keys and values must be valid UTF-8");
+  }
 }
 
 }  // namespace coordination::detail

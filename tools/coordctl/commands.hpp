@@ -5,11 +5,21 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <coordination/client.hpp>
+#include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace coordctl {
 
@@ -22,6 +32,43 @@ struct global_options {
 
 // One JSON object on one line (invalid UTF-8 replaced).
 void print_json(const nlohmann::json& j);
+
+// "k=v" entries of a repeatable option into a map; invalid_argument naming `option` otherwise.
+std::map<std::string, std::string> parse_pairs(const char* option,
+                                               const std::vector<std::string>& entries);
+
+// Calls `f` on SIGINT/SIGTERM while it lives (for commands that run until interrupted).
+class on_interrupt {
+ public:
+  on_interrupt(boost::asio::io_context& io, std::function<void()> f)
+      : signals_(io, SIGINT, SIGTERM) {
+    signals_.async_wait([f = std::move(f)](boost::system::error_code ec, int) {
+      if (!ec) f();
+    });
+  }
+  ~on_interrupt() { signals_.cancel(); }
+
+ private:
+  boost::asio::signal_set signals_;
+};
+
+// Awaits `op` unless one of `signals` comes first (then `op` is cancelled and nullopt returned).
+// The caller keeps `signals` alive: no window where SIGINT has its default action.
+template <class T>
+boost::asio::awaitable<std::optional<T>> unless_interrupted(boost::asio::signal_set& signals,
+                                                            boost::asio::awaitable<T> op) {
+  namespace asio = boost::asio;
+  auto ex = co_await asio::this_coro::executor;
+  auto [order, failure, value, sig_ec, sig] =
+      co_await asio::experimental::make_parallel_group(
+          asio::co_spawn(ex, std::move(op), asio::deferred), signals.async_wait(asio::deferred))
+          .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+  (void)sig_ec;
+  (void)sig;
+  if (order[0] == 1) co_return std::nullopt;
+  if (failure) std::rethrow_exception(failure);
+  co_return std::optional<T>(std::move(value));
+}
 
 class command_group {
  public:

@@ -14,10 +14,6 @@ namespace coordctl {
 
 namespace {
 
-std::int64_t ms(config_time t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
 std::string iso_time(config_time t) {
   auto secs = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
@@ -32,8 +28,8 @@ json value_json(const config_value& v) {
           {"value", v.value},
           {"version", v.version},
           {"revision", v.revision},
-          {"create_time_ms", ms(v.create_time)},
-          {"update_time_ms", ms(v.update_time)},
+          {"create_time_ms", to_unix_ms(v.create_time)},
+          {"update_time_ms", to_unix_ms(v.update_time)},
           {"metadata", v.metadata}};
 }
 
@@ -89,16 +85,7 @@ class config_commands : public command_group {
     } else if (set_->parsed()) {
       config_set_options so;
       if (set_->count("--expect-version")) so.expected_version = expect_;
-      if (!meta_.empty()) {
-        std::map<std::string, std::string> m;
-        for (auto& kv : meta_) {
-          auto eq = kv.find('=');
-          if (eq == std::string::npos || eq == 0)
-            throw coordination_error(error::invalid_argument, "--meta: want k=v, got '" + kv + "'");
-          m[kv.substr(0, eq)] = kv.substr(eq + 1);
-        }
-        so.metadata = std::move(m);
-      }
+      if (!meta_.empty()) so.metadata = parse_pairs("--meta", meta_);
       auto v = co_await cc.set(key_, value_, so);
       if (g.json)
         print_json({{"key", v.key}, {"version", v.version}, {"revision", v.revision}});
@@ -116,7 +103,7 @@ class config_commands : public command_group {
         if (g.json)
           print_json({{"version", e.version},
                       {"value", e.value},
-                      {"time_ms", ms(e.time)},
+                      {"time_ms", to_unix_ms(e.time)},
                       {"deleted", e.deleted}});
         else if (e.deleted)
           std::cout << "- " << iso_time(e.time) << " (removed)\n";
@@ -136,10 +123,7 @@ class config_commands : public command_group {
         w = co_await cc.watch_prefix(key_);
       else
         w = co_await cc.watch(key_);
-      asio::signal_set signals(io, SIGINT, SIGTERM);
-      signals.async_wait([&](boost::system::error_code ec, int) {
-        if (!ec) w.cancel();
-      });
+      on_interrupt stop(io, [&] { w.cancel(); });
       try {
         for (;;) {
           auto ch = co_await w.next();
@@ -165,7 +149,6 @@ class config_commands : public command_group {
           std::cout.flush();
         }
       } catch (const coordination_error& e) {
-        signals.cancel();
         if (e.code() != error::cancelled) throw;
       }
     }

@@ -1,8 +1,5 @@
 // coordctl elect: leader election from the shell, interoperable with `etcdctl elect`.
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <coordination/election.hpp>
 #include <iostream>
@@ -39,10 +36,7 @@ class elect_commands : public command_group {
       if (!proposal_.empty())
         throw coordination_error(error::invalid_argument, "--listen takes no PROPOSAL");
       auto obs = observe_leader(c, name_);
-      asio::signal_set signals(io, SIGINT, SIGTERM);
-      signals.async_wait([&](boost::system::error_code ec, int) {
-        if (!ec) obs.cancel();
-      });
+      on_interrupt stop(io, [&] { obs.cancel(); });
       try {
         for (;;) {
           auto l = co_await obs.next();
@@ -55,7 +49,6 @@ class elect_commands : public command_group {
             std::cout << l.value << std::endl;
         }
       } catch (const coordination_error& e) {
-        signals.cancel();
         if (e.code() != error::cancelled) throw;
       }
       co_return;
@@ -69,18 +62,12 @@ class elect_commands : public command_group {
     elector e(s);
     asio::signal_set signals(io, SIGINT, SIGTERM);
     // Campaigning is interruptible: SIGINT/SIGTERM cancels it (and the candidate's key goes).
-    auto [order, failure, won, sig_ec, sig] =
-        co_await asio::experimental::make_parallel_group(
-            asio::co_spawn(io, e.campaign(name_, proposal_), asio::deferred),
-            signals.async_wait(asio::deferred))
-            .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
-    (void)sig_ec;
-    (void)sig;
-    if (order[0] == 1) {
+    auto campaigned = co_await unless_interrupted(signals, e.campaign(name_, proposal_));
+    if (!campaigned) {
       co_await s.close();
       co_return;
     }
-    if (failure) std::rethrow_exception(failure);
+    auto& won = *campaigned;
     if (g.json)
       print_json(
           {{"key", won.key()}, {"value", won.value()}, {"fencing_token", won.fencing_token()}});

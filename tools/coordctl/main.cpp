@@ -7,9 +7,7 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <coordination/client.hpp>
@@ -35,6 +33,19 @@ using namespace coordctl;
 namespace coordctl {
 void print_json(const json& j) {
   std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+}
+
+std::map<std::string, std::string> parse_pairs(const char* option,
+                                               const std::vector<std::string>& entries) {
+  std::map<std::string, std::string> m;
+  for (auto& kv : entries) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw coordination_error(error::invalid_argument,
+                               std::string(option) + ": want k=v, got '" + kv + "'");
+    m[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return m;
 }
 }  // namespace coordctl
 
@@ -180,23 +191,12 @@ int main(int argc, char** argv) {
         auto s = co_await session::create(c, so);
         locker l(s);
         asio::signal_set signals(io, SIGINT, SIGTERM);
-        std::optional<lock_handle> held;
-        {
-          // Waiting for the lock is interruptible: SIGINT/SIGTERM cancels the wait (and the
-          // waiter's key goes).
-          auto [order, failure, handle, sig_ec, sig] =
-              co_await asio::experimental::make_parallel_group(
-                  asio::co_spawn(io, l.lock(key), asio::deferred),
-                  signals.async_wait(asio::deferred))
-                  .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
-          (void)sig_ec;
-          (void)sig;
-          if (order[0] == 1) {
-            co_await s.close();
-            co_return;
-          }
-          if (failure) std::rethrow_exception(failure);
-          held.emplace(std::move(handle));
+        // Waiting for the lock is interruptible: SIGINT/SIGTERM cancels the wait (and the
+        // waiter's key goes).
+        auto held = co_await unless_interrupted(signals, l.lock(key));
+        if (!held) {
+          co_await s.close();
+          co_return;
         }
         if (lock_command.empty()) {
           std::cout << held->key() << std::endl;
@@ -261,10 +261,7 @@ int main(int argc, char** argv) {
         o.prefix = prefix;
         o.start_revision = rev;
         auto w = co_await c.watch(key, o);
-        asio::signal_set signals(io, SIGINT, SIGTERM);
-        signals.async_wait([&](boost::system::error_code ec, int) {
-          if (!ec) w.cancel();
-        });
+        on_interrupt stop(io, [&] { w.cancel(); });
         try {
           for (;;) {
             auto b = co_await w.next();
@@ -281,7 +278,6 @@ int main(int argc, char** argv) {
             std::cout.flush();
           }
         } catch (const coordination_error& e) {
-          signals.cancel();
           if (e.code() != error::cancelled) throw;  // cancelled: interrupted, a normal end
         }
       } else if (del->parsed()) {

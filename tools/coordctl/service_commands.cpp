@@ -76,12 +76,7 @@ class service_commands : public command_group {
       if (weight_ < 0 || weight_ > 1'000'000)
         throw coordination_error(error::invalid_argument, "--weight: must be 0..1000000");
       i.weight = static_cast<std::uint32_t>(weight_);
-      for (auto& kv : meta_) {
-        auto eq = kv.find('=');
-        if (eq == std::string::npos || eq == 0)
-          throw coordination_error(error::invalid_argument, "--meta: want k=v, got '" + kv + "'");
-        i.metadata[kv.substr(0, eq)] = kv.substr(eq + 1);
-      }
+      i.metadata = parse_pairs("--meta", meta_);
       if (ttl_ <= 0) throw coordination_error(error::invalid_argument, "--ttl: must be positive");
       register_options ro;
       ro.replace = replace_;
@@ -113,10 +108,7 @@ class service_commands : public command_group {
         std::cout << i.instance_id << " " << i.address << "\n";
     } else if (watch_->parsed()) {
       auto w = co_await reg.watch(name_);
-      asio::signal_set signals(io, SIGINT, SIGTERM);
-      signals.async_wait([&](boost::system::error_code ec, int) {
-        if (!ec) w.cancel();
-      });
+      on_interrupt stop(io, [&] { w.cancel(); });
       try {
         for (;;) {
           auto l = co_await w.next();
@@ -131,7 +123,6 @@ class service_commands : public command_group {
           std::cout.flush();
         }
       } catch (const coordination_error& e) {
-        signals.cancel();
         if (e.code() != error::cancelled) throw;
       }
     }
