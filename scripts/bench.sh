@@ -4,7 +4,7 @@
 # Starts a throwaway local etcd (or uses $BENCH_ENDPOINTS), and for each workload (put, get) and
 # each client count c runs, back to back against the same gateway URL:
 #   wrk -c c (before)  ->  coord-bench --clients c --connections c  ->  wrk -c c (after)
-# wrk sends the same request bodies (benchmarks/wrk/put.lua, range.lua). It is the ceiling of what
+# wrk sends the same request bodies (benchmarks/wrk/gateway.lua). It is the ceiling of what
 # any HTTP/1.1 client gets from this gateway on this machine, so coord-bench / wrk (mean of the
 # before and after runs) measures the client's overhead. Client CPU per operation is compared
 # too: wrk's is its process CPU time (user + sys) divided by its requests.
@@ -94,9 +94,7 @@ fi
 COORD_BENCH=${COORD_BENCH:-$BUILD_DIR/bin/coord-bench}
 [[ -x $COORD_BENCH ]] || die "coord-bench not found at $COORD_BENCH (built with -DCOORD_BUILD_BENCHMARKS=ON; set COORD_BENCH to use another)"
 WRK_DIR=$ROOT/benchmarks/wrk
-for s in put range; do
-  [[ -f $WRK_DIR/$s.lua ]] || die "missing $WRK_DIR/$s.lua"
-done
+[[ -f $WRK_DIR/gateway.lua ]] || die "missing $WRK_DIR/gateway.lua"
 
 OUT_DIR=$BUILD_DIR/bench
 RAW_DIR=$OUT_DIR/raw
@@ -137,15 +135,15 @@ calc() { awk "BEGIN { printf \"%.${2:-1}f\", ($1) }"; }
 # seed run is a checked put run writing the key the get workload reads.
 run_wrk() {
   local w=$1 c=$2 secs=$3 tag=$4 mode=${5:-} check=
-  local script key threads out=$RAW_DIR/$tag
-  if [[ $w == put ]]; then script=put.lua key=$PUT_KEY_B64; else script=range.lua key=$GET_KEY_B64; fi
+  local op key threads out=$RAW_DIR/$tag
+  if [[ $w == put ]]; then op=put key=$PUT_KEY_B64; else op=range key=$GET_KEY_B64; fi
   [[ -n $mode ]] && check=1
-  [[ $mode == seed ]] && key=$GET_KEY_B64
+  [[ $mode == seed ]] && op=put key=$GET_KEY_B64
   threads=${WRK_THREADS:-2}
   [[ $c -lt $threads ]] && threads=$c
   local TIMEFORMAT='%3U %3S' rc=0
-  { time env BENCH_KEY_B64="$key" BENCH_VALUE_B64="$VALUE_B64" BENCH_CHECK="${check:+1}" \
-      wrk -t "$threads" -c "$c" -d "${secs}s" -s "$WRK_DIR/$script" "$URL" >"$out.out" 2>"$out.err"
+  { time env BENCH_OP="$op" BENCH_KEY_B64="$key" BENCH_VALUE_B64="$VALUE_B64" BENCH_CHECK="${check:+1}" \
+      wrk -t "$threads" -c "$c" -d "${secs}s" -s "$WRK_DIR/gateway.lua" "$URL" >"$out.out" 2>"$out.err"
   } 2>"$out.cpu" || rc=$?
   local line
   line=$(grep '^wrk-result ' "$out.out" | tail -1 || true)

@@ -1,24 +1,39 @@
--- wrk script: etcd v3 JSON gateway put, the ceiling scripts/bench.sh compares coord-bench's `put`
--- workload with. Every connection sends the same request, built once per thread:
---   POST /v3/kv/put  {"key":"<base64 key>","value":"<base64 value>"}
--- Environment (scripts/bench.sh sets both; base64 done with `base64 -w0`):
---   BENCH_KEY_B64    key, base64 (default: "bench/put/wrk")
---   BENCH_VALUE_B64  value, base64 (default: 128 bytes of 'x')
+-- wrk script: the etcd v3 JSON gateway requests scripts/bench.sh compares coord-bench's `put` and
+-- `get` workloads with. Every connection sends the same request, built once per thread:
+--   BENCH_OP=put    POST /v3/kv/put    {"key":"<base64 key>","value":"<base64 value>"}
+--   BENCH_OP=range  POST /v3/kv/range  {"key":"<base64 key>"}  (linearizable: no "serializable";
+--                   the key must exist: scripts/bench.sh writes it first)
+-- Environment (scripts/bench.sh sets them; base64 done with `base64 -w0`):
+--   BENCH_OP         put or range (default put)
+--   BENCH_KEY_B64    key, base64 (default: "bench/put/wrk" for put, "bench/get/0" for range)
+--   BENCH_VALUE_B64  put's value, base64 (default: 128 bytes of 'x')
 --   BENCH_CHECK=1    also inspect every response (slower: wrk then copies each body into Lua);
 --                    done() reports as "bad" each one that is not a 200 with a header revision
+--                    (put) or holding exactly one kv (range)
 -- done() prints one machine-readable line:
 --   wrk-result {"requests":N,"duration_us":D,"errors":E,"p50_us":X,"p99_us":Y[,"checked":C,"bad":B]}
 
-local key = os.getenv("BENCH_KEY_B64") or "YmVuY2gvcHV0L3dyaw=="   -- bench/put/wrk
-local value = os.getenv("BENCH_VALUE_B64") or (string.rep("eHh4", 42) .. "eHg=")  -- 128 x 'x'
+local op = os.getenv("BENCH_OP") or "put"
+if op ~= "put" and op ~= "range" then error("BENCH_OP must be put or range, not " .. op) end
 
 wrk.method = "POST"
-wrk.path = "/v3/kv/put"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"key":"' .. key .. '","value":"' .. value .. '"}'
+local expected_text
+if op == "put" then
+  local key = os.getenv("BENCH_KEY_B64") or "YmVuY2gvcHV0L3dyaw=="   -- bench/put/wrk
+  local value = os.getenv("BENCH_VALUE_B64") or (string.rep("eHh4", 42) .. "eHg=")  -- 128 x 'x'
+  wrk.path = "/v3/kv/put"
+  wrk.body = '{"key":"' .. key .. '","value":"' .. value .. '"}'
+  expected_text = '"revision"'
+else
+  local key = os.getenv("BENCH_KEY_B64") or "YmVuY2gvZ2V0LzA="   -- bench/get/0
+  wrk.path = "/v3/kv/range"
+  wrk.body = '{"key":"' .. key .. '"}'
+  expected_text = '"count":"1"'
+end
 
 local function expected(status, body)
-  return status == 200 and body:find('"revision"', 1, true) ~= nil
+  return status == 200 and body:find(expected_text, 1, true) ~= nil
 end
 
 local threads = {}
