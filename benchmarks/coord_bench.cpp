@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <prometheus/registry.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -17,6 +18,7 @@
 #include <coordination/client.hpp>
 #include <coordination/config_center.hpp>
 #include <coordination/lock.hpp>
+#include <coordination/observability.hpp>
 #include <coordination/registry.hpp>
 #include <coordination/session.hpp>
 #include <cstdio>
@@ -46,6 +48,8 @@ struct options {
   int watchers = 1000;
   bool json = false;
   std::string csv;
+  bool metrics = false;
+  bool tracing = false;
 };
 
 struct result {
@@ -390,6 +394,20 @@ asio::awaitable<void> config_cas(const options& o, client& c, result& r) {
   r.extra["final_value"] = final_value;
 }
 
+// Spans that cost what an application's cheapest tracer would: an allocation, nothing kept.
+class null_tracer : public tracer {
+  struct null_span : span {
+    void set_attribute(std::string_view, std::string_view) override {}
+    void set_error(std::error_code, std::string_view) override {}
+    void end() override {}
+  };
+
+ public:
+  std::unique_ptr<span> start_span(std::string_view) override {
+    return std::make_unique<null_span>();
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -413,6 +431,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000));
   app.add_flag("--json", o.json, "one JSON object per run on stdout");
   app.add_option("--csv", o.csv, "append a CSV row per run to this file");
+  app.add_flag("--metrics", o.metrics, "client with Prometheus metrics on (to measure their cost)");
+  app.add_flag("--tracing", o.tracing,
+               "client with a tracer that records nothing (to measure the hooks' cost)");
   CLI11_PARSE(app, argc, argv);
 
   client_config cfg;
@@ -425,6 +446,8 @@ int main(int argc, char** argv) {
   cfg.pool_size = static_cast<std::size_t>(o.connections > 0 ? o.connections : o.clients);
   cfg.logger =
       std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  if (o.metrics) cfg.metrics = std::make_shared<prometheus::Registry>();
+  if (o.tracing) cfg.tracer = std::make_shared<null_tracer>();
 
   asio::io_context io(1);
   result r;

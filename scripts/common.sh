@@ -7,7 +7,8 @@ BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
 
 # Debian packages the build, the tests and the demo need.
 PACKAGES=(g++ cmake ninja-build pkgconf libboost1.81-dev libboost-test1.81-dev nlohmann-json3-dev
-          libspdlog-dev libssl-dev openssl libcli11-dev etcd-server etcd-client ca-certificates)
+          libspdlog-dev libssl-dev openssl libcli11-dev prometheus-cpp-dev etcd-server etcd-client
+          ca-certificates)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -35,7 +35,9 @@ client_impl::client_impl(asio::any_io_executor ex, client_config c)
     : executor(ex),
       config(std::move(validated(c))),
       log(logger_for(config)),
-      transport(ex, config, log) {}
+      metrics(config.metrics ? std::make_unique<client_metrics>(config.metrics) : nullptr),
+      tracer(config.tracer.get()),
+      transport(ex, config, log, metrics.get(), tracer) {}
 
 client_impl::~client_impl() {
   if (watches) watches->shutdown();

@@ -141,6 +141,18 @@ std::string config_center::value_key(const std::string& key) const {
 
 namespace {
 
+// The write of `key`'s history: `newest` first, then the old entries, max_version_history in all.
+put_op history_put(const config_center_options& o, const std::string& key, json newest,
+                   const json& old) {
+  json h = json::array();
+  h.push_back(std::move(newest));
+  for (auto& e : old) {
+    if (h.size() >= o.max_version_history) break;
+    h.push_back(e);
+  }
+  return put_op{o.history_prefix + key, h.dump(), put_options{}};
+}
+
 asio::awaitable<snapshot> read_snapshot(client& c, const config_center_options& o,
                                         const std::string& key, bool with_history) {
   txn_request t;
@@ -212,86 +224,96 @@ asio::awaitable<config_value> config_center::set(std::string key, std::string va
     for (auto& [k, v] : *options.metadata) new_metadata[k] = v;
     detail::dump_json(new_metadata, "metadata");
   }
-  for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
-    auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
-    std::int64_t current = s.value ? s.value->version : 0;
-    if (options.expected_version && *options.expected_version != current)
-      throw coordination_error(error::conflict, "config " + key + ": expected version " +
-                                                    std::to_string(*options.expected_version) +
-                                                    ", found " + std::to_string(current));
-    auto now = std::chrono::system_clock::now();
-    json meta = s.value ? s.meta : json::object();
-    if (!s.value || !meta.contains("created")) meta["created"] = to_unix_ms(now);
-    meta["updated"] = to_unix_ms(now);
-    if (options.metadata) meta["metadata"] = new_metadata;
-    if (!meta.contains("metadata")) meta["metadata"] = json::object();
+  detail::span_scope span(client_.impl().tracer, "config.set");
+  span.attr("key", key);
+  try {
+    for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
+      auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
+      std::int64_t current = s.value ? s.value->version : 0;
+      if (options.expected_version && *options.expected_version != current)
+        throw coordination_error(error::conflict, "config " + key + ": expected version " +
+                                                      std::to_string(*options.expected_version) +
+                                                      ", found " + std::to_string(current));
+      auto now = std::chrono::system_clock::now();
+      json meta = s.value ? s.meta : json::object();
+      if (!s.value || !meta.contains("created")) meta["created"] = to_unix_ms(now);
+      meta["updated"] = to_unix_ms(now);
+      if (options.metadata) meta["metadata"] = new_metadata;
+      if (!meta.contains("metadata")) meta["metadata"] = json::object();
 
-    txn_request t;
-    if (s.value)
-      t.compares.push_back(
-          compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
-    else
-      t.compares.push_back(compare::version(value_key(key), compare_result::equal, 0));
-    t.success.push_back(put_op{value_key(key), value, put_options{}});
-    t.success.push_back(
-        put_op{options_.meta_prefix + key, detail::dump_json(meta, "metadata"), put_options{}});
-    if (options_.versioning) {
-      json h = json::array();
-      h.push_back(history_entry(current + 1, value, now));
-      for (auto& e : s.history) {
-        if (h.size() >= options_.max_version_history) break;
-        h.push_back(e);
+      txn_request t;
+      if (s.value)
+        t.compares.push_back(
+            compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
+      else
+        t.compares.push_back(compare::version(value_key(key), compare_result::equal, 0));
+      t.success.push_back(put_op{value_key(key), value, put_options{}});
+      t.success.push_back(
+          put_op{options_.meta_prefix + key, detail::dump_json(meta, "metadata"), put_options{}});
+      if (options_.versioning) {
+        t.success.push_back(
+            history_put(options_, key, history_entry(current + 1, value, now), s.history));
       }
-      t.success.push_back(put_op{options_.history_prefix + key, h.dump(), put_options{}});
+      auto r = co_await client_.txn(std::move(t));
+      if (r.succeeded) {
+        config_value v;
+        v.key = key;
+        v.value = std::move(value);
+        v.version = current + 1;
+        v.revision = r.header.revision;
+        fill_meta(v, meta);
+        span.attr("version", std::to_string(v.version));
+        span.ok();
+        co_return v;
+      }
     }
-    auto r = co_await client_.txn(std::move(t));
-    if (r.succeeded) {
-      config_value v;
-      v.key = key;
-      v.value = std::move(value);
-      v.version = current + 1;
-      v.revision = r.header.revision;
-      fill_meta(v, meta);
-      co_return v;
-    }
+    throw coordination_error(error::conflict, "config " + key + ": changed by others " +
+                                                  std::to_string(max_write_attempts) +
+                                                  " times in a row while setting it");
+  } catch (...) {
+    span.fail(std::current_exception());
+    throw;
   }
-  throw coordination_error(error::conflict, "config " + key + ": changed by others " +
-                                                std::to_string(max_write_attempts) +
-                                                " times in a row while setting it");
 }
 
 asio::awaitable<void> config_center::remove(std::string key,
                                             std::optional<std::int64_t> expected_version) {
   detail::check_key(key, "config key");
-  for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
-    auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
-    if (!s.value) throw coordination_error(error::not_found, "config " + key + ": no value");
-    if (expected_version && *expected_version != s.value->version)
-      throw coordination_error(error::conflict, "config " + key + ": expected version " +
-                                                    std::to_string(*expected_version) + ", found " +
-                                                    std::to_string(s.value->version));
-    txn_request t;
-    t.compares.push_back(
-        compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
-    t.success.push_back(delete_op{value_key(key), delete_options()});
-    t.success.push_back(delete_op{options_.meta_prefix + key, delete_options()});
-    if (options_.versioning) {
-      json h = json::array();
-      h.push_back(json{{"version", 0},
-                       {"deleted", true},
-                       {"time", to_unix_ms(std::chrono::system_clock::now())}});
-      for (auto& e : s.history) {
-        if (h.size() >= options_.max_version_history) break;
-        h.push_back(e);
+  detail::span_scope span(client_.impl().tracer, "config.remove");
+  span.attr("key", key);
+  try {
+    for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
+      auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
+      if (!s.value) throw coordination_error(error::not_found, "config " + key + ": no value");
+      if (expected_version && *expected_version != s.value->version)
+        throw coordination_error(error::conflict, "config " + key + ": expected version " +
+                                                      std::to_string(*expected_version) +
+                                                      ", found " +
+                                                      std::to_string(s.value->version));
+      txn_request t;
+      t.compares.push_back(
+          compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
+      t.success.push_back(delete_op{value_key(key), delete_options()});
+      t.success.push_back(delete_op{options_.meta_prefix + key, delete_options()});
+      if (options_.versioning) {
+        json marker{{"version", 0},
+                    {"deleted", true},
+                    {"time", to_unix_ms(std::chrono::system_clock::now())}};
+        t.success.push_back(history_put(options_, key, std::move(marker), s.history));
       }
-      t.success.push_back(put_op{options_.history_prefix + key, h.dump(), put_options{}});
+      auto r = co_await client_.txn(std::move(t));
+      if (r.succeeded) {
+        span.ok();
+        co_return;
+      }
     }
-    auto r = co_await client_.txn(std::move(t));
-    if (r.succeeded) co_return;
+    throw coordination_error(error::conflict, "config " + key + ": changed by others " +
+                                                  std::to_string(max_write_attempts) +
+                                                  " times in a row while removing it");
+  } catch (...) {
+    span.fail(std::current_exception());
+    throw;
   }
-  throw coordination_error(error::conflict, "config " + key + ": changed by others " +
-                                                std::to_string(max_write_attempts) +
-                                                " times in a row while removing it");
 }
 
 asio::awaitable<std::vector<config_value>> config_center::list(std::string prefix) {

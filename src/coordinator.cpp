@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <prometheus/registry.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -70,8 +71,6 @@ void config::validate() const {
   if (!parse_level(log_level))
     bad("log_level",
         "want trace, debug, info, warn, error, critical or off, got '" + log_level + "'");
-  if (enable_metrics) bad("enable_metrics", "metrics are not implemented yet");
-  if (enable_tracing) bad("enable_tracing", "tracing is not implemented yet");
   check_prefix("elections_prefix", elections_prefix);
   check_prefix("registry.prefix", registry.prefix);
   if (registry.ttl < 1s || registry.ttl > 24h) bad("registry.ttl", "must be between 1 s and 24 h");
@@ -191,6 +190,10 @@ struct coordinator_state {
       cc.logger = existing ? existing : spdlog::default_logger()->clone("coordination");
     }
     cc.logger->set_level(*parse_level(c.log_level));
+    if (c.enable_metrics && !cc.metrics) cc.metrics = std::make_shared<prometheus::Registry>();
+    if (c.enable_tracing && !cc.tracer) cc.tracer = make_spdlog_tracer(cc.logger);
+    c.etcd.metrics = cc.metrics;
+    c.etcd.tracer = cc.tracer;
     return cc;
   }
 
@@ -304,6 +307,10 @@ client& coordinator::etcd() {
 }
 const config& coordinator::settings() const {
   return state_->settings;
+}
+
+std::shared_ptr<prometheus::Registry> coordinator::metrics() const {
+  return state_->settings.etcd.metrics;
 }
 
 asio::awaitable<session*> coordinator::current_session() {

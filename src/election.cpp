@@ -37,15 +37,24 @@ asio::awaitable<void> leadership::proclaim(std::string value) {
   std::vector<txn_op> ops;
   ops.push_back(put_op{handle_.key(), value, keep});
   bool gone = false;
+  detail::span_scope span(detail::tracer_of(handle_), "election.proclaim");
+  span.attr("key", key());
   try {
     co_await handle_.guarded_txn({}, std::move(ops));  // only while the key is still ours
   } catch (const coordination_error& e) {
-    if (e.code() != error::lock_lost) throw;
+    if (e.code() != error::lock_lost) {
+      span.fail(e.code(), e.diagnostic());
+      throw;
+    }
     gone = true;
   }
-  if (gone)
-    throw coordination_error(error::not_leader,
-                             "election " + name() + ": the leader key is gone (" + key() + ")");
+  if (gone) {
+    coordination_error lost(error::not_leader,
+                            "election " + name() + ": the leader key is gone (" + key() + ")");
+    span.fail(lost.code(), lost.diagnostic());
+    throw lost;
+  }
+  span.ok();
   value_ = std::move(value);
 }
 
@@ -134,7 +143,7 @@ elector::elector(session& s) : session_(s.state()) {}
 
 asio::awaitable<leadership> elector::campaign(std::string name, std::string value) {
   check_name(name);
-  auto h = co_await detail::acquire_mutex(session_, name, true, value);
+  auto h = co_await detail::acquire_mutex(session_, name, true, value, "election");
   co_return leadership(std::move(h), std::move(value));
 }
 

@@ -30,10 +30,22 @@ struct held_lock {
   bool watching = false;        // the key watch runs (started by the first wait_lost())
   std::optional<coordination::session> own_session;  // a lock with a TTL of its own
   std::shared_ptr<std::map<std::string, std::weak_ptr<held_lock>>> reentrant;
+  const char* recipe = "mutex";  // metrics label
+  clock::time_point acquired_at;
+  bool hold_ended = false;
+
+  // Metrics: the hold ends (released or lost), once.
+  void end_hold() {
+    if (hold_ended) return;
+    hold_ended = true;
+    if (auto* m = session->impl->metrics.get())
+      m->lock_released(recipe, clock::now() - acquired_at);
+  }
 
   void mark_lost(const char* why) {
     if (lost || released) return;
     lost = true;
+    end_hold();
     session->impl->log->warn("coordination: lock {} lost: {}", key, why);
     lost_signal.cancel();
   }
@@ -331,8 +343,12 @@ namespace {
 
 lock_handle make_handle(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate,
                         std::string name, std::string key, std::int64_t token,
-                        std::int64_t seen_revision) {
+                        std::int64_t seen_revision, const char* recipe,
+                        clock::time_point asked_at) {
   auto h = std::make_shared<held_lock>(s->impl->executor);
+  h->recipe = recipe;
+  h->acquired_at = clock::now();
+  if (auto* m = s->impl->metrics.get()) m->lock_acquired(recipe, h->acquired_at - asked_at);
   h->session = s;
   h->gate = std::move(gate);
   h->name = std::move(name);
@@ -361,6 +377,12 @@ asio::awaitable<lock_handle> acquire_shared(std::shared_ptr<session_state> s, st
     throw coordination_error(error::invalid_argument, "permits: must be at least 1");
   if (s->is_lost || s->stopped)
     throw coordination_error(error::session_expired, "lock " + name + ": session is not alive");
+  const auto asked_at = clock::now();
+  const char* recipe = kind == lock_kind::read    ? "read"
+                       : kind == lock_kind::write ? "write"
+                                                  : "semaphore";
+  span_scope span(s->impl->tracer, "lock.acquire");
+  span.attr("name", name).attr("recipe", recipe);
   client& c = *s->owner;
   const std::string base = name + "/";
   const std::string key = base +
@@ -408,10 +430,13 @@ asio::awaitable<lock_handle> acquire_shared(std::shared_ptr<session_state> s, st
     failure = std::current_exception();
   }
   if (failure) {
+    span.fail(failure);
     if (my_rev) abandon(s, nullptr, key, my_rev);
     std::rethrow_exception(failure);
   }
-  co_return make_handle(s, nullptr, name, key, my_rev, seen);
+  span.attr("key", key).attr("fencing_token", std::to_string(my_rev));
+  span.ok();
+  co_return make_handle(s, nullptr, name, key, my_rev, seen, recipe, asked_at);
 }
 
 }  // namespace
@@ -484,10 +509,15 @@ asio::awaitable<lock_handle> locker::acquire(std::string name, bool wait,
 // (etcd's layout, so etcdctl lock / elect interoperate), local FIFO first for the coroutines
 // sharing that session.
 asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state> s,
-                                                   std::string name, bool wait, std::string value) {
+                                                   std::string name, bool wait, std::string value,
+                                                   const char* recipe) {
   if (name.empty()) throw coordination_error(error::invalid_argument, "name: must not be empty");
   if (s->is_lost || s->stopped)
     throw coordination_error(error::session_expired, "lock " + name + ": session is not alive");
+  const auto asked_at = clock::now();
+  span_scope span(s->impl->tracer,
+                  recipe == std::string_view("election") ? "election.campaign" : "lock.acquire");
+  span.attr("name", name).attr("recipe", recipe).attr("wait", wait ? "true" : "false");
   auto gate = co_await detail::enter_gate(*s, name);
   client& c = *s->owner;
   const std::string prefix = name + "/";
@@ -548,6 +578,7 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     failure = std::current_exception();
   }
   if (failure) {
+    span.fail(failure);
     // A cancelled or failed waiter removes its key so it never blocks others.
     if (my_rev)
       detail::abandon(s, gate, key, my_rev);
@@ -555,7 +586,13 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
       detail::leave_gate(gate.get());
     std::rethrow_exception(failure);
   }
-  co_return detail::make_handle(s, gate, name, key, my_rev, seen_revision);
+  span.attr("key", key).attr("fencing_token", std::to_string(my_rev));
+  span.ok();
+  co_return detail::make_handle(s, gate, name, key, my_rev, seen_revision, recipe, asked_at);
+}
+
+tracer* detail::tracer_of(const lock_handle& h) {
+  return h.state() ? h.state()->session->impl->tracer : nullptr;
 }
 
 lock_handle::lock_handle() = default;
@@ -646,6 +683,11 @@ asio::awaitable<void> lock_handle::release() {
     co_return;
   }
   h->released = true;
+  h->end_hold();
+  detail::span_scope span(h->session->impl->tracer, h->recipe == std::string_view("election")
+                                                        ? "election.resign"
+                                                        : "lock.release");
+  span.attr("key", h->key);
   if (h->reentrant) h->reentrant->erase(h->name);
   h->key_watch.cancel();
   h->session->callbacks.erase(h->session_callback);
@@ -667,7 +709,11 @@ asio::awaitable<void> lock_handle::release() {
                                   e.what());
     }
   }
-  if (failure) std::rethrow_exception(failure);
+  if (failure) {
+    span.fail(failure);
+    std::rethrow_exception(failure);
+  }
+  span.ok();
 }
 
 asio::awaitable<std::error_code> lock_handle::wait_lost() {

@@ -106,6 +106,21 @@ struct service_cache {
     steady::time_point until{};
   };
   std::map<std::string, down_state> down;
+  detail::client_metrics* metrics = nullptr;  // the owner's, or null
+  bool counted = false;                       // in the metrics' cached services
+  std::size_t counted_instances = 0;
+
+  // Metrics: this cache's services (1 while live) and instances, as deltas.
+  void report() {
+    if (!metrics) return;
+    bool live = !stopped;
+    std::size_t now = live ? instances.size() : 0;
+    metrics->registry_cache_delta(
+        static_cast<std::int64_t>(live) - static_cast<std::int64_t>(counted),
+        static_cast<std::int64_t>(now) - static_cast<std::int64_t>(counted_instances));
+    counted = live;
+    counted_instances = now;
+  }
 
   bool is_down(const std::string& id, steady::time_point now) const {
     auto it = down.find(id);
@@ -123,6 +138,7 @@ struct service_cache {
     }
     all = std::move(a);
     healthy = std::move(h);
+    report();
     std::erase_if(subscribers, [&](auto& w) {
       auto s = w.lock();
       if (!s || s->cancelled) return true;
@@ -133,6 +149,7 @@ struct service_cache {
 
   void stop() {
     stopped = true;
+    report();
     stream.cancel();
     ready_signal.cancel();
     for (auto& w : subscribers)
@@ -496,6 +513,7 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
       slot = std::make_shared<service_cache>(executor);
       slot->name = name;
       slot->prefix = service_prefix(name);
+      slot->metrics = owner.impl().metrics.get();
       asio::co_spawn(executor, cache_loop(shared_from_this(), slot), asio::detached);
     }
     return slot;
@@ -770,33 +788,41 @@ asio::awaitable<service_info> service_registry::register_service(service_info in
     if (k.empty()) throw coordination_error(error::invalid_argument, "metadata: empty key");
   detail::dump_json(detail::encode_record(info, ttl, {}), "metadata");  // must be UTF-8
 
-  auto* s = co_await self->session_for(ttl);
-  auto key = self->key_of(info.name, info.instance_id);
-  auto reg = std::make_shared<detail::registration>(self->executor);
-  auto now = std::chrono::system_clock::now();
-  auto previous = self->registrations.find(key);
-  info.register_time = previous != self->registrations.end()
-                           ? previous->second->info.register_time
-                           : std::chrono::time_point_cast<std::chrono::milliseconds>(now);
-  info.lease = s->lease();
-  info.last_heartbeat = std::chrono::time_point_cast<std::chrono::milliseconds>(now);
-  reg->info = info;
-  reg->ttl = ttl;
-  reg->check = std::move(options.check);
-  std::set<std::int64_t> ours;  // leases whose keys we may take over: only for our own instance
-  if (previous != self->registrations.end())
-    for (auto& [t, slot] : self->leases) {
-      ours.insert(slot.old_leases.begin(), slot.old_leases.end());
-      if (slot.s) ours.insert(slot.s->lease());
-    }
-  auto revision = co_await self->put_registration(*reg, info.lease, options.replace, ours);
-  reg->info.revision = revision;
-  if (auto old = self->registrations.find(key); old != self->registrations.end())
-    old->second->stop();
-  self->registrations[key] = reg;
-  if (self->options.enable_health_check)
-    asio::co_spawn(self->executor, detail::registry_state::check_loop(self, reg), asio::detached);
-  co_return reg->info;
+  detail::span_scope span(self->owner.impl().tracer, "registry.register");
+  span.attr("name", info.name).attr("instance", info.instance_id);
+  try {
+    auto* s = co_await self->session_for(ttl);
+    auto key = self->key_of(info.name, info.instance_id);
+    auto reg = std::make_shared<detail::registration>(self->executor);
+    auto now = std::chrono::system_clock::now();
+    auto previous = self->registrations.find(key);
+    info.register_time = previous != self->registrations.end()
+                             ? previous->second->info.register_time
+                             : std::chrono::time_point_cast<std::chrono::milliseconds>(now);
+    info.lease = s->lease();
+    info.last_heartbeat = std::chrono::time_point_cast<std::chrono::milliseconds>(now);
+    reg->info = info;
+    reg->ttl = ttl;
+    reg->check = std::move(options.check);
+    std::set<std::int64_t> ours;  // leases whose keys we may take over: only for our own instance
+    if (previous != self->registrations.end())
+      for (auto& [t, slot] : self->leases) {
+        ours.insert(slot.old_leases.begin(), slot.old_leases.end());
+        if (slot.s) ours.insert(slot.s->lease());
+      }
+    auto revision = co_await self->put_registration(*reg, info.lease, options.replace, ours);
+    reg->info.revision = revision;
+    if (auto old = self->registrations.find(key); old != self->registrations.end())
+      old->second->stop();
+    self->registrations[key] = reg;
+    if (self->options.enable_health_check)
+      asio::co_spawn(self->executor, detail::registry_state::check_loop(self, reg), asio::detached);
+    span.ok();
+    co_return reg->info;
+  } catch (...) {
+    span.fail(std::current_exception());
+    throw;
+  }
 }
 
 asio::awaitable<void> service_registry::deregister(std::string name, std::string instance_id) {
@@ -811,10 +837,18 @@ asio::awaitable<void> service_registry::deregister(std::string name, std::string
     self->registrations.erase(it);
     own = true;
   }
-  auto r = co_await self->owner.del(key);
-  if (r.deleted == 0 && !own)
-    throw coordination_error(error::not_found,
-                             "service " + name + " has no instance " + instance_id);
+  detail::span_scope span(self->owner.impl().tracer, "registry.deregister");
+  span.attr("name", name).attr("instance", instance_id);
+  try {
+    auto r = co_await self->owner.del(key);
+    if (r.deleted == 0 && !own)
+      throw coordination_error(error::not_found,
+                               "service " + name + " has no instance " + instance_id);
+  } catch (...) {
+    span.fail(std::current_exception());
+    throw;
+  }
+  span.ok();
 }
 
 asio::awaitable<void> service_registry::update_health(std::string name, std::string instance_id,

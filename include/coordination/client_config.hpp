@@ -11,8 +11,13 @@
 namespace spdlog {
 class logger;
 }
+namespace prometheus {
+class Registry;
+}
 
 namespace coordination {
+
+class tracer;
 
 // Exponential backoff with jitter (a random wait in [interval/2, interval]) between attempts of one
 // call. Reads are retried after any failure; writes only when the request is known not to have
@@ -62,6 +67,10 @@ struct client_config {
   std::chrono::milliseconds watch_health_interval{2000};
   // Log sink; null means the logger named "coordination" (created on first use).
   std::shared_ptr<spdlog::logger> logger;
+  // Where the client's Prometheus metrics go; null: none (see observability.hpp).
+  std::shared_ptr<prometheus::Registry> metrics;
+  // Called around every etcd call and recipe step; null: no tracing (see observability.hpp).
+  std::shared_ptr<coordination::tracer> tracer;
 
   // Throws coordination_error(invalid_argument) naming the first bad field.
   void validate() const;

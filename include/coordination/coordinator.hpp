@@ -29,6 +29,7 @@
 #include "coordination/config_center.hpp"
 #include "coordination/election.hpp"
 #include "coordination/lock.hpp"
+#include "coordination/observability.hpp"
 #include "coordination/registry.hpp"
 #include "coordination/session.hpp"
 
@@ -59,8 +60,11 @@ struct config {
   config() {}          // not an aggregate: see the GCC 12 note in types.hpp
   client_config etcd;  // endpoints, dial timeout, user/password, TLS files, retries, timeouts
   std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
-  // Not implemented yet (prometheus-cpp metrics, the tracer interface): validate() rejects true.
+  // Prometheus metrics (observability.hpp): when etcd.metrics is null, the coordinator makes a
+  // registry; coordinator::metrics() returns it for the application to serve.
   bool enable_metrics = false;
+  // Spans around etcd calls and recipe steps: etcd.tracer, or when null the spdlog tracer
+  // (a line per span at info on the coordinator's logger).
   bool enable_tracing = false;
   std::string elections_prefix = "/coordination/elections/";
   registry_section registry;
@@ -143,6 +147,9 @@ class coordinator {
 
   coordinator_module module(std::string name);
   const config& settings() const;
+  // The Prometheus registry with the coordinator's metrics; null unless enable_metrics (or
+  // etcd.metrics) is set. Serve it with prometheus::Exposer or prometheus::TextSerializer.
+  std::shared_ptr<prometheus::Registry> metrics() const;
 
  private:
   friend class coordinator_module;

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "coordination/client_config.hpp"
+#include "detail/metrics.hpp"
 #include "transport/http_transport.hpp"
 #include "watch/watch_hub.hpp"
 
@@ -16,6 +17,8 @@ struct client_impl : std::enable_shared_from_this<client_impl> {
   boost::asio::any_io_executor executor;
   client_config config;
   std::shared_ptr<spdlog::logger> log;
+  std::unique_ptr<client_metrics> metrics;  // null without client_config::metrics
+  coordination::tracer* tracer;             // config.tracer, or null
   transport::http_transport transport;
   std::shared_ptr<watch_hub> watches;  // created on the first watch
   // Lock recipes: one long-lived deletion watch per lock prefix (see lock.cpp).

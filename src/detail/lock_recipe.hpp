@@ -22,8 +22,13 @@ inline range_options first_created() {
 
 // etcd's mutex / election recipe on session `s`: key `<name>/<lease hex>` holding `value`, wait
 // (when `wait`) until it has the lowest create revision under `<name>/`. Throws locked when not
-// waiting and someone else holds it.
+// waiting and someone else holds it. `recipe` labels its metrics and trace span ("mutex",
+// "election").
 boost::asio::awaitable<lock_handle> acquire_mutex(std::shared_ptr<session_state> s,
-                                                  std::string name, bool wait, std::string value);
+                                                  std::string name, bool wait, std::string value,
+                                                  const char* recipe = "mutex");
+
+// The tracer of the client the handle's lock was taken with (null: none).
+tracer* tracer_of(const lock_handle& h);
 
 }  // namespace coordination::detail

@@ -68,6 +68,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
   void mark_lost(const std::string& why) {
     if (is_lost || stopped) return;
     is_lost = true;
+    if (impl->metrics) impl->metrics->session_lost();
     impl->log->warn("coordination: session lease {:x} lost: {}", lease, why);
     lost_signal.cancel();
     renew_timer.cancel();
@@ -111,6 +112,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
         next = clock::now() + self->renew_interval;
       } catch (const coordination_error& e) {
         if (self->stopped) break;
+        if (self->impl->metrics) self->impl->metrics->keepalive_failure();
         if (e.code() == error::lease_not_found) {
           self->mark_lost(e.what());
           break;
@@ -120,6 +122,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
         next = clock::now() + retry_gap;
       } catch (const std::exception& e) {
         if (self->stopped) break;
+        if (self->impl->metrics) self->impl->metrics->keepalive_failure();
         self->impl->log->info("coordination: renewal of lease {:x} failed: {}", self->lease,
                               e.what());
         next = clock::now() + retry_gap;

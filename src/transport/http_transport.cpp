@@ -68,8 +68,14 @@ std::string describe(const std::error_code& ec) {
 }  // namespace
 
 http_transport::http_transport(asio::any_io_executor ex, const client_config& cfg,
-                               std::shared_ptr<spdlog::logger> log)
-    : ex_(std::move(ex)), cfg_(cfg), log_(std::move(log)), rng_(std::random_device{}()) {
+                               std::shared_ptr<spdlog::logger> log, detail::client_metrics* metrics,
+                               tracer* trace)
+    : ex_(std::move(ex)),
+      cfg_(cfg),
+      log_(std::move(log)),
+      rng_(std::random_device{}()),
+      metrics_(metrics),
+      tracer_(trace) {
   bool any_tls = false;
   for (auto& url : cfg_.endpoints) any_tls |= url.starts_with("https://");
   if (any_tls) tls_.emplace(make_tls_context(cfg_.tls));
@@ -143,6 +149,7 @@ void http_transport::mark_failed(std::size_t index) {
   if (index == current_ && endpoints_.size() > 1) {
     current_ = (index + 1) % endpoints_.size();
     ++stats_.failovers;
+    if (metrics_) metrics_->failover();
     log_->info("coordination: endpoint {} failed; moving to {}",
                endpoints_[index].connections->remote().url,
                endpoints_[current_].connections->remote().url);
@@ -198,20 +205,36 @@ asio::awaitable<std::string> http_transport::run(std::optional<std::size_t> fixe
                                                  std::string_view path, std::string body,
                                                  call_kind kind, bool authenticated,
                                                  clock::time_point deadline) {
+  const auto started = clock::now();
+  detail::span_scope span(tracer_, tracer_ ? "etcd " + std::string(path) : std::string());
+  std::error_code failure;
+  std::string result;
   try {
-    co_return co_await attempts(fixed, path, std::move(body), kind, authenticated, deadline);
+    result = co_await attempts(fixed, path, std::move(body), kind, authenticated, deadline, span);
+  } catch (const coordination_error& e) {
+    failure = e.code();
+    span.fail(e.code(), e.diagnostic());
+    if (metrics_) metrics_->call_done(path, clock::now() - started, failure);
+    throw;
   } catch (const boost::system::system_error& e) {
     // Asio throws operation_aborted at a co_await once the caller cancelled the coroutine.
-    if (e.code() == asio::error::operation_aborted)
-      throw coordination_error(error::cancelled, std::string(path));
+    bool aborted = e.code() == asio::error::operation_aborted;
+    failure = aborted ? make_error_code(error::cancelled) : std::error_code(e.code());
+    span.fail(failure, e.what());
+    if (metrics_) metrics_->call_done(path, clock::now() - started, failure);
+    if (aborted) throw coordination_error(error::cancelled, std::string(path));
     throw;
   }
+  span.ok();
+  if (metrics_) metrics_->call_done(path, clock::now() - started, failure);
+  co_return result;
 }
 
 asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t> fixed,
                                                       std::string_view path, std::string body,
                                                       call_kind kind, bool authenticated,
-                                                      clock::time_point deadline) {
+                                                      clock::time_point deadline,
+                                                      detail::span_scope& span) {
   if (body.size() > cfg_.max_request_bytes)
     throw coordination_error(error::invalid_argument, "request: " + std::to_string(body.size()) +
                                                           " bytes is over max_request_bytes (" +
@@ -253,6 +276,8 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
       http_request req{path, body, use_auth ? std::string_view(token_) : std::string_view{},
                        cfg_.require_leader};
       ++stats_.requests;
+      if (metrics_) metrics_->http_request();
+      if (span) span.attr("endpoint", url);
       auto res = co_await conn->exchange(req, deadline, cfg_.max_response_bytes);
       if (res.ec) {
         conn->close();
@@ -296,6 +321,7 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
               throw coordination_error(mapped.code, std::move(mapped.message));
             reauthenticated = true;
             ++stats_.reauthentications;
+            if (metrics_) metrics_->reauthentication();
             token_.clear();
             log_->debug("coordination: auth token refused, authenticating again");
             --attempt;
@@ -321,6 +347,8 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
       throw coordination_error(
           last_code, last_message + " (after " + std::to_string(attempt + 1) + " attempts)");
     ++stats_.retries;
+    if (metrics_) metrics_->retry();
+    if (span) span.attr("retry", last_message);
     // Straight to another endpoint when there is a fresh one; otherwise wait first.
     bool fresh_elsewhere = false;
     if (!fixed) {

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "coordination/client_config.hpp"
+#include "detail/metrics.hpp"
+#include "detail/tracing.hpp"
 #include "transport/pool.hpp"
 
 namespace coordination::transport {
@@ -32,8 +34,10 @@ struct transport_stats {
 
 class http_transport {
  public:
+  // `metrics` and `trace` (either may be null) must outlive the transport.
   http_transport(boost::asio::any_io_executor ex, const client_config& cfg,
-                 std::shared_ptr<spdlog::logger> log);
+                 std::shared_ptr<spdlog::logger> log, detail::client_metrics* metrics = nullptr,
+                 tracer* trace = nullptr);
   ~http_transport();
 
   // POSTs `body` to `path`; returns the body of a 2xx answer, throws coordination_error.
@@ -83,7 +87,8 @@ class http_transport {
   boost::asio::awaitable<std::string> attempts(std::optional<std::size_t> fixed,
                                                std::string_view path, std::string body,
                                                call_kind kind, bool authenticated,
-                                               clock::time_point deadline);
+                                               clock::time_point deadline,
+                                               detail::span_scope& span);
   boost::asio::awaitable<void> authenticate(clock::time_point deadline);
   std::size_t pick();
   void mark_failed(std::size_t index);
@@ -97,6 +102,8 @@ class http_transport {
   std::string token_;
   std::minstd_rand rng_;
   transport_stats stats_;
+  detail::client_metrics* metrics_;
+  tracer* tracer_;
   bool closed_ = false;
 };
 

@@ -27,6 +27,13 @@ watch_hub::~watch_hub() {
   shutdown();
 }
 
+void watch_hub::note_counts() {
+  if (!impl_.metrics) return;
+  std::int64_t watches = 0;
+  for (auto& l : links_) watches += static_cast<std::int64_t>(l->watches.size());
+  impl_.metrics->watch_counts(static_cast<std::int64_t>(links_.size()), watches);
+}
+
 watch_hub_stats watch_hub::stats() const {
   auto s = stats_;
   s.post_form = post_form;
@@ -123,6 +130,7 @@ void watch_hub::place(const std::shared_ptr<watch_state>& w) {
   link->watches[w->wire_id] = w;
   link->pending_creates.push_back(w->wire_id);
   send(*link, create_frame(*w));
+  note_counts();
 }
 
 void watch_hub::flush_post_batch() {
@@ -167,6 +175,7 @@ void watch_hub::flush_post_batch() {
     body += create_frame(*w);
   }
   links_.push_back(link);
+  note_counts();
   asio::co_spawn(impl_.executor, run_post_link(link, std::move(body)), asio::detached);
 }
 
@@ -317,8 +326,10 @@ void watch_hub::link_failed(const std::shared_ptr<watch_link>& link, const std::
   link->close();
   link->outbox_signal.cancel();
   links_.remove(link);
+  note_counts();
   if (shut_down_) return;
   ++stats_.link_failures;
+  if (impl_.metrics) impl_.metrics->watch_stream_failure();
   ++consecutive_failures_;
   impl_.transport.mark_endpoint_failed(link->endpoint_index);
   impl_.log->info("coordination: watch stream to {} broke ({}); moving {} watch(es)",
@@ -346,6 +357,7 @@ asio::awaitable<void> watch_hub::place_later(std::vector<std::shared_ptr<watch_s
   for (auto& w : ws) {
     if (w->phase != watch_phase::placing) continue;  // cancelled meanwhile
     ++stats_.resumed_watches;
+    if (impl_.metrics) impl_.metrics->watch_resume();
     place(w);
   }
 }
@@ -395,6 +407,7 @@ void watch_hub::end(watch_state& w, std::error_code code, std::string message) {
   w.end_message = std::move(message);
   w.link.reset();
   w.wake();
+  note_counts();
 }
 
 void watch_hub::drop_from_link(watch_state& w) {
@@ -410,6 +423,7 @@ void watch_hub::drop_from_link(watch_state& w) {
     link->close();
     links_.remove(link);
   }
+  note_counts();
 }
 
 void watch_hub::cancel(watch_state& w) {
@@ -530,6 +544,7 @@ void watch_hub::on_message(const std::shared_ptr<watch_link>& link, const std::s
   if (b.events.empty()) return;
   w->next_revision = b.events.back().kv.mod_revision + 1;
   w->queued_events += b.events.size();
+  if (impl_.metrics) impl_.metrics->watch_events(b.events.size());
   w->batches.push_back(std::move(b));
   w->wake();
   if (w->queued_events > w->options.max_queued_events) {

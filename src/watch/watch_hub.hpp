@@ -119,6 +119,7 @@ class watch_hub : public std::enable_shared_from_this<watch_hub> {
   void link_failed(const std::shared_ptr<watch_link>& link, const std::string& why);
   void end(watch_state& w, std::error_code code, std::string message);
   void send(watch_link& link, std::string frame);
+  void note_counts();  // metrics: streams and watches now
 
   client_impl& impl_;
   std::list<std::shared_ptr<watch_link>> links_;

@@ -21,6 +21,9 @@ client_config config_for(std::vector<std::string> endpoints);
 // A key prefix no other test (or earlier run) uses: "/coord-test/<pid>-<n>/<name>/".
 std::string unique_prefix(const std::string& name);
 
+// "http://127.0.0.1:<port>" for a loopback port nothing listens on (connections are refused).
+std::string dead_endpoint();
+
 // A pause for tests that wait on etcd's clock (lease expiry) or bound a wait.
 inline boost::asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
   boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, d);

@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/test/unit_test.hpp>
 #include <memory>
 #include <mutex>
@@ -46,6 +48,14 @@ std::string unique_prefix(const std::string& name) {
   static std::atomic<int> counter{0};
   return "/coord-test/" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "/" +
          name + "/";
+}
+
+std::string dead_endpoint() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  auto port = a.local_endpoint().port();
+  a.close();
+  return "http://127.0.0.1:" + std::to_string(port);
 }
 
 }  // namespace coordination::test

@@ -185,9 +185,6 @@ BOOST_AUTO_TEST_CASE(presets_validation_and_environment) {
   c.etcd.endpoints = {"ftp://x"};
   expect_field(c, "endpoints");
   c = config();
-  c.enable_metrics = true;
-  expect_field(c, "enable_metrics");
-  c = config();
   c.locks.renew_interval = 20s;
   expect_field(c, "locks.renew_interval");
   asio::io_context io;

@@ -9,17 +9,6 @@ using namespace coordination;
 using namespace coordination::test;
 using namespace std::chrono_literals;
 
-namespace {
-// A loopback port nobody listens on.
-std::string dead_endpoint() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
-  auto port = a.local_endpoint().port();
-  a.close();
-  return "http://127.0.0.1:" + std::to_string(port);
-}
-}  // namespace
-
 BOOST_AUTO_TEST_SUITE(failover)
 
 BOOST_AUTO_TEST_CASE(skips_a_dead_endpoint) {
