@@ -66,6 +66,20 @@ check wrong-password 1 '^$' -- "$CTL" --user root --password s3cret-pw get k
 stderr_lacks wrong-password-hides "s3cret-pw"
 [[ $(wc -l <"$WORK/stderr") -le 1 ]] && passes=$((passes + 1)) || { echo "FAIL error is more than one line"; failures=$((failures + 1)); }
 check help 0 'get' -- "$CTL" --help
+# --help on every subcommand: usage on stdout, exit 0.
+for sub in get put del watch lock config "config get" "config set" "config rm" "config history" \
+  "config list" "config watch" service "service register" "service list" "service watch" \
+  "service pick" elect completion; do
+  # shellcheck disable=SC2086
+  check "help-$sub" 0 'Usage' -- "$CTL" $sub --help
+done
+# Bash completion generated from the command tree.
+check completion 0 'complete -o default -F _coordctl coordctl' -- "$CTL" completion
+words=$(bash -c 'source <("$1" completion); COMP_WORDS=(coordctl config s); COMP_CWORD=2; _coordctl
+  echo "${COMPREPLY[*]}"; COMP_WORDS=(coordctl service register --w); COMP_CWORD=3; _coordctl
+  echo "${COMPREPLY[*]}"' _ "$CTL")
+if [[ $words == $'set\n--weight' ]]; then passes=$((passes + 1)); else
+  echo "FAIL completion-words: '$words'"; failures=$((failures + 1)); fi
 
 # watch: one line per event until interrupted, JSON with --json, resumes from a past revision.
 start=$("$CTL" --json put /w/a 1 | sed -E 's/.*"revision":([0-9]+).*/\1/')

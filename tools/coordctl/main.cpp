@@ -84,6 +84,50 @@ client_config make_config(const global_options& g) {
   return cfg;
 }
 
+// The words that may follow `cmd`: its subcommands and long options (global ones included:
+// they may follow any subcommand).
+std::string completion_words(const CLI::App& cmd) {
+  std::vector<std::string> words;
+  auto add = [&](std::string w) {
+    if (std::find(words.begin(), words.end(), w) == words.end()) words.push_back(std::move(w));
+  };
+  for (const auto* sub : cmd.get_subcommands({})) add(sub->get_name());
+  // Options of the command, of the groups above it and the global ones (fallthrough).
+  for (const auto* app = &cmd; app; app = app->get_parent())
+    for (const auto* opt : app->get_options())
+      for (auto& name : opt->get_lnames()) add("--" + name);
+  std::string out;
+  for (auto& w : words) out += w + " ";
+  return out;
+}
+
+void completion_cases(const CLI::App& cmd, const std::string& path, std::string& out) {
+  out += "    \"" + path + "\") echo \"" + completion_words(cmd) + "\" ;;\n";
+  for (const auto* sub : cmd.get_subcommands({}))
+    completion_cases(*sub, path.empty() ? sub->get_name() : path + " " + sub->get_name(), out);
+}
+
+// A bash completion script for the whole command tree, generated from the CLI11 definitions.
+std::string bash_completion(const CLI::App& root) {
+  std::string cases;
+  completion_cases(root, "", cases);
+  return "# bash completion for coordctl: source <(coordctl completion)\n"
+         "_coordctl_words() {\n  case \"$1\" in\n" +
+         cases +
+         "  esac\n}\n"
+         "_coordctl() {\n"
+         "  local cur=${COMP_WORDS[COMP_CWORD]} path=\"\" w i\n"
+         "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
+         "    w=${COMP_WORDS[i]}\n"
+         "    [[ $w == -* ]] && continue\n"
+         "    case \" $(_coordctl_words \"$path\") \" in *\" $w \"*) path=${path:+$path }$w ;; "
+         "esac\n"
+         "  done\n"
+         "  COMPREPLY=($(compgen -W \"$(_coordctl_words \"$path\")\" -- \"$cur\"))\n"
+         "}\n"
+         "complete -o default -F _coordctl coordctl\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -139,12 +183,18 @@ int main(int argc, char** argv) {
   groups.push_back(add_config_commands(app));
   groups.push_back(add_service_commands(app));
   groups.push_back(add_elect_commands(app));
+  auto* completion = app.add_subcommand(
+      "completion", "print a bash completion script: source <(coordctl completion)");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
+  }
+  if (completion->parsed()) {
+    std::cout << bash_completion(app);
+    return 0;
   }
 
   int exit_code = 0;
