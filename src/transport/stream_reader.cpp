@@ -8,8 +8,11 @@ namespace coordination::transport {
 
 namespace http = boost::beast::http;
 
-stream_reader::stream_reader(std::size_t max_message) : messages_(max_message) {
-  parser_.eager(true);
+stream_reader::stream_reader(std::size_t max_message)
+    : messages_(max_message), max_message_(max_message) {
+  // Not eager until the header has been checked: a length-delimited body is read into one
+  // string, which Beast reserves as soon as the body starts, whatever Content-Length says.
+  parser_.eager(false);
   parser_.body_limit(boost::none);  // bounded per message by json_stream instead
   on_chunk_ = [this](std::uint64_t, boost::beast::string_view body,
                      boost::beast::error_code& ec) -> std::size_t {
@@ -38,6 +41,13 @@ std::error_code stream_reader::feed(std::string_view bytes) {
     if (ec) {
       if (!failed_) failed_ = make_error_code(error::protocol_error);
       return failed_;
+    }
+    if (!header_checked_ && parser_.is_header_done()) {
+      header_checked_ = true;
+      auto length = parser_.content_length();
+      if (!parser_.chunked() && length && *length > max_message_)
+        return failed_ = make_error_code(error::response_too_large);
+      parser_.eager(true);
     }
     if (n == 0) break;
   }

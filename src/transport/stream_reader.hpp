@@ -40,6 +40,8 @@ class stream_reader {
   std::string pending_;
   std::error_code failed_;
   bool body_fed_ = false;
+  bool header_checked_ = false;  // the Content-Length was checked against max_message_
+  std::size_t max_message_;
 };
 
 }  // namespace coordination::transport

@@ -68,6 +68,19 @@ BOOST_AUTO_TEST_CASE(json_stream_one_byte_at_a_time_and_limits) {
   BOOST_TEST(!cut.next().has_value());
 }
 
+// Found by fuzz_stream_reader: Beast reserved the whole Content-Length up front (bad_alloc).
+BOOST_AUTO_TEST_CASE(oversized_content_length_is_refused_before_reading_the_body) {
+  transport::stream_reader r(1024);
+  auto ec = r.feed(
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+      "Content-Length: 9223372036854775807\r\n\r\n{\"result\":{}}");
+  BOOST_TEST((ec == error::response_too_large), ec.message());
+  transport::stream_reader ok(1024);
+  BOOST_TEST(!ok.feed("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{\"result\":{}}"));
+  BOOST_TEST(ok.done());
+  BOOST_TEST(drain(ok).size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(reads_a_chunked_stream_in_every_two_way_split) {
   const std::string wire = chunked_answer();
   for (std::size_t a = 0; a <= wire.size(); ++a) {
