@@ -177,12 +177,15 @@ namespace detail {
 struct coordinator_state {
   coordinator_state(asio::any_io_executor ex, config c)
       : settings(std::move(c)),
-        etcd(ex, with_logger(settings)),
+        etcd(ex, client_settings(settings)),
         registry(etcd, registry_options_of(settings, "")),
         config_center(etcd, config_options_of(settings, "")),
         session_ready(ex, std::chrono::steady_clock::time_point::max()) {}
 
-  static client_config with_logger(config& c) {
+  // The client's config from the coordinator's: validated, with the logger at log_level and
+  // the metrics registry / tracer that enable_metrics / enable_tracing ask for (also written
+  // back into `c`, so metrics() finds the registry).
+  static client_config client_settings(config& c) {
     c.validate();
     auto cc = c.etcd;
     if (!cc.logger) {

@@ -277,7 +277,7 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
                        cfg_.require_leader};
       ++stats_.requests;
       if (metrics_) metrics_->http_request();
-      if (span) span.attr("endpoint", url);
+      span.attr("endpoint", url);
       auto res = co_await conn->exchange(req, deadline, cfg_.max_response_bytes);
       if (res.ec) {
         conn->close();
@@ -348,7 +348,7 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
           last_code, last_message + " (after " + std::to_string(attempt + 1) + " attempts)");
     ++stats_.retries;
     if (metrics_) metrics_->retry();
-    if (span) span.attr("retry", last_message);
+    span.attr("retry", last_message);
     // Straight to another endpoint when there is a fresh one; otherwise wait first.
     bool fresh_elsewhere = false;
     if (!fixed) {

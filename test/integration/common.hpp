@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "coordination/client.hpp"
@@ -28,6 +29,25 @@ std::string dead_endpoint();
 inline boost::asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
   boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, d);
   co_await t.async_wait(boost::asio::use_awaitable);
+}
+
+// Waits until `done()` holds, looking every `every`; fails the test naming `what` when it still
+// does not after `limit`. `done` returns bool or awaitable<bool> (a check that asks etcd).
+template <class F>
+boost::asio::awaitable<void> eventually(
+    F done, std::chrono::steady_clock::duration limit, std::string what,
+    std::chrono::steady_clock::duration every = std::chrono::milliseconds(20)) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    bool ok = false;
+    if constexpr (std::is_same_v<std::invoke_result_t<F&>, bool>)
+      ok = done();
+    else
+      ok = co_await done();
+    if (ok) co_return;
+    BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < until, "never happened: " << what);
+    co_await sleep_for(every);
+  }
 }
 
 // Runs `body` and checks it throws coordination_error with code `code`.

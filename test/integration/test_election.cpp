@@ -10,7 +10,6 @@ namespace asio = boost::asio;
 using namespace coordination;
 using namespace coordination::test;
 using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
 
 namespace {
 
@@ -20,11 +19,7 @@ asio::awaitable<leader_info> next_leader(leader_observer& o) {
 
 // Waits (bounded) until `flag` is set by another thread (a child process's output reader).
 asio::awaitable<void> wait_flag(const std::atomic<bool>& flag, const char* what) {
-  auto until = clock_type::now() + 15s;
-  while (!flag) {
-    BOOST_REQUIRE_MESSAGE((clock_type::now() < until), "never happened: " << what);
-    co_await sleep_for(20ms);
-  }
+  co_await eventually([&] { return flag.load(); }, 15s, what);
 }
 
 }  // namespace
@@ -71,11 +66,7 @@ BOOST_AUTO_TEST_CASE(campaign_proclaim_resign_observe) {
     BOOST_TEST(!a.held());
     auto next = co_await next_leader(obs);
     BOOST_TEST(next.value == "beta");
-    auto until = clock_type::now() + 5s;
-    while (!b) {
-      BOOST_REQUIRE((clock_type::now() < until));
-      co_await sleep_for(10ms);
-    }
+    co_await eventually([&] { return b.has_value(); }, 5s, "beta leads", 10ms);
     BOOST_TEST(b->fencing_token() > a.fencing_token());
     BOOST_TEST(next.create_revision == b->fencing_token());
     co_await expect_failure(a.proclaim("late"), error::not_leader);
@@ -141,23 +132,16 @@ BOOST_AUTO_TEST_CASE(interoperates_with_etcdctl_elect) {
         ctl.signal(SIGINT);  // etcdctl resigns and exits
         ctl.wait();
         BOOST_TEST((co_await next_leader(obs)).value == "back");
-        auto until = clock_type::now() + 10s;
-        while (!again) {
-          BOOST_REQUIRE((clock_type::now() < until));
-          co_await sleep_for(20ms);
-        }
+        co_await eventually([&] { return again.has_value(); }, 10s, "our campaign won again");
         BOOST_TEST(again->held());
         listener_saw = false;
         // The etcdctl listener saw every leader in turn.
-        until = clock_type::now() + 10s;
-        for (;;) {
-          {
-            std::lock_guard lock(lines_mutex);
-            if (std::find(listened.begin(), listened.end(), "back") != listened.end()) break;
-          }
-          BOOST_REQUIRE_MESSAGE((clock_type::now() < until), "etcdctl elect -l never saw 'back'");
-          co_await sleep_for(20ms);
-        }
+        co_await eventually(
+            [&] {
+              std::lock_guard lock(lines_mutex);
+              return std::find(listened.begin(), listened.end(), "back") != listened.end();
+            },
+            10s, "etcdctl elect -l seeing 'back'");
         {
           std::lock_guard lock(lines_mutex);
           auto at = [&](const char* v) {

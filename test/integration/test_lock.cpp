@@ -22,11 +22,9 @@ namespace {
 
 // Waits (bounded) until `prefix` holds exactly `n` keys.
 asio::awaitable<void> expect_keys(client& c, const std::string& prefix, int n) {
-  auto until = clock_type::now() + 5s;
-  while ((co_await c.get_prefix(prefix)).count != n) {
-    BOOST_REQUIRE_MESSAGE((clock_type::now() < until), prefix << " never had " << n << " keys");
-    co_await sleep_for(20ms);
-  }
+  co_await eventually(
+      [&]() -> asio::awaitable<bool> { co_return (co_await c.get_prefix(prefix)).count == n; }, 5s,
+      prefix + " holding " + std::to_string(n) + " keys");
 }
 }  // namespace
 
@@ -172,11 +170,7 @@ BOOST_AUTO_TEST_CASE(holder_session_killed_reports_lost_and_next_waiter_gets_it)
       BOOST_TEST(e.code() == error::lock_lost);
     }
     BOOST_TEST((co_await c.get(guard_key))->value == "by-holder");
-    auto until = clock_type::now() + 10s;
-    while (!got_it) {
-      BOOST_REQUIRE((clock_type::now() < until));
-      co_await sleep_for(10ms);
-    }
+    co_await eventually([&] { return got_it; }, 10s, "the next waiter got the lock", 10ms);
     BOOST_TEST(next_token > held.fencing_token());
   });
 }
@@ -257,11 +251,7 @@ BOOST_AUTO_TEST_CASE(rwlock_shares_readers_and_does_not_starve_writers) {
     BOOST_TEST(order.empty());  // the writer waits for r1 and r2, the late reader for the writer
     co_await r1.release();
     co_await r2.release();
-    auto until = clock_type::now() + 10s;
-    while (order.size() < 3) {
-      BOOST_REQUIRE((clock_type::now() < until));
-      co_await sleep_for(10ms);
-    }
+    co_await eventually([&] { return order.size() >= 3; }, 10s, "writer and late reader ran", 10ms);
     BOOST_TEST((order == std::vector<std::string>{"writer", "writer done", "late reader"}));
   });
 }
@@ -363,11 +353,7 @@ BOOST_AUTO_TEST_CASE(interoperates_with_etcdctl_lock) {
         BOOST_TEST(!etcdctl_has_it.load());
         co_await expect_keys(c, name + "/", 2);  // it queued behind us
         co_await h.release();
-        auto until = clock_type::now() + 10s;
-        while (!etcdctl_has_it) {
-          BOOST_REQUIRE((clock_type::now() < until));
-          co_await sleep_for(20ms);
-        }
+        co_await eventually([&] { return etcdctl_has_it.load(); }, 10s, "etcdctl got the lock");
         // 2. etcdctl holds it: we must wait, and get it once it lets go.
         try {
           co_await l.try_lock(name);
@@ -388,11 +374,7 @@ BOOST_AUTO_TEST_CASE(interoperates_with_etcdctl_lock) {
         BOOST_TEST(!ours);
         ctl.signal(SIGINT);  // etcdctl releases (closes its session) and exits
         ctl.wait();
-        until = clock_type::now() + 10s;
-        while (!ours) {
-          BOOST_REQUIRE((clock_type::now() < until));
-          co_await sleep_for(20ms);
-        }
+        co_await eventually([&] { return ours; }, 10s, "we got the lock after etcdctl");
         co_await s.close();
       },
       60s);

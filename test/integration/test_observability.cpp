@@ -22,7 +22,6 @@ namespace asio = boost::asio;
 using namespace coordination;
 using namespace coordination::test;
 using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
 
 namespace {
 
@@ -59,12 +58,8 @@ double metric(prometheus::Registry& r, const std::string& name, const label_map&
 // Waits (bounded) until the series reaches `want`.
 asio::awaitable<void> expect_metric(prometheus::Registry& r, const std::string& name,
                                     label_map labels, double want) {
-  auto until = clock_type::now() + 5s;
-  while (metric(r, name, labels) != want) {
-    BOOST_REQUIRE_MESSAGE(clock_type::now() < until,
-                          name << " is " << metric(r, name, labels) << ", not " << want);
-    co_await sleep_for(10ms);
-  }
+  co_await eventually([&] { return metric(r, name, labels) == want; }, 5s,
+                      name + " reaching " + std::to_string(want), 10ms);
 }
 
 struct recorded_span {
