@@ -1,5 +1,6 @@
 #include "coordination/lock.hpp"
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <cstdio>
@@ -112,20 +113,34 @@ std::string hex(std::int64_t v) {
   return buf;
 }
 
-// Deletes the waiter's key and lets the next local waiter in, in the background: the key must be
-// gone before the next coroutine of this process (same lease, same key) tries to create it.
+// Deletes the key (if it is still the one created at `token`) and lets the next local waiter in,
+// in the background: the key must be gone before the next coroutine of this process (same lease,
+// same key) tries to create it, or that one would inherit it. A failed delete is retried (0.2 s,
+// doubling to 2 s) until it succeeds or the session ends (its lease takes the key with it):
+// a lock key left behind would block every other waiter for as long as the session lives.
 void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, std::string key,
              std::int64_t token) {
   asio::co_spawn(
       s->impl->executor,
       [s, gate, key, token]() -> asio::awaitable<void> {
-        try {
-          txn_request t;
-          t.compares.push_back(compare::create_revision(key, compare_result::equal, token));
-          t.success.push_back(delete_op{key, {}});
-          co_await s->owner->txn(std::move(t));
-        } catch (const std::exception& e) {
-          s->impl->log->warn("coordination: removing lock key {} failed: {}", key, e.what());
+        auto pause = std::chrono::milliseconds(200);
+        for (int attempt = 1;; ++attempt) {
+          std::string failure;
+          try {
+            txn_request t;
+            t.compares.push_back(compare::create_revision(key, compare_result::equal, token));
+            t.success.push_back(delete_op{key, {}});
+            co_await s->owner->txn(std::move(t));
+            break;
+          } catch (const std::exception& e) {
+            failure = e.what();
+          }
+          if (s->is_lost || s->stopped) break;
+          s->impl->log->warn("coordination: removing lock key {} failed (attempt {}): {}", key,
+                             attempt, failure);
+          asio::steady_timer t(s->impl->executor, pause);
+          co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+          pause = std::min(pause * 2, std::chrono::milliseconds(2000));
         }
         leave_gate(gate.get());
       },
@@ -173,6 +188,7 @@ struct prefix_deletions {
   };
   std::int64_t start = 0;                      // first revision the stream covers
   std::int64_t forgotten_below = 0;            // deletions before this may have left `recent`
+  std::int64_t through = 0;                    // revision of the last deletion delivered
   std::map<std::string, std::int64_t> recent;  // key -> revision of its latest deletion
   std::deque<std::pair<std::int64_t, std::string>> order;  // to trim `recent`
   std::multimap<std::string, waiter*> waiters;
@@ -204,6 +220,7 @@ asio::awaitable<void> pump_deletions(std::shared_ptr<prefix_deletions> pd) {
       auto b = co_await pd->stream.next();
       for (auto& e : b.events) {
         auto rev = e.kv.mod_revision;
+        pd->through = std::max(pd->through, rev);
         pd->recent[e.kv.key] = rev;
         pd->order.emplace_back(rev, e.kv.key);
         while (pd->order.size() > 4096) {  // remember the last 4096 deletions
@@ -265,6 +282,19 @@ asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& prefi
   throw coordination_error(error::cancelled, "lock wait cancelled");
 }
 
+// Whether the shared deletion stream of `prefix` saw `key` deleted in (at, upto]: nullopt when
+// that stream cannot tell (absent, failed, not covering that span, or not that far yet).
+std::optional<bool> deleted_since(client& c, const std::string& prefix, const std::string& key,
+                                  std::int64_t at, std::int64_t upto) {
+  auto it = c.impl().prefix_watchers.find(prefix);
+  if (it == c.impl().prefix_watchers.end()) return std::nullopt;
+  auto pd = std::static_pointer_cast<prefix_deletions>(it->second);
+  if (!pd || pd->failed || at + 1 < pd->start || at + 1 < pd->forgotten_below || pd->through < upto)
+    return std::nullopt;
+  auto r = pd->recent.find(key);
+  return r != pd->recent.end() && r->second > at;
+}
+
 // Waits until no key under `blockers` was created before `my_rev`: each round watches only the
 // newest such key for its deletion (never polls). Returns the newest revision seen.
 asio::awaitable<std::int64_t> wait_predecessors(client& c, const std::string& lock_prefix,
@@ -295,7 +325,7 @@ asio::awaitable<std::int64_t> confirm(session_state& s, const std::string& key,
 }
 
 std::string unique_suffix(std::int64_t lease) {
-  static std::uint64_t counter = 0;
+  static std::atomic<std::uint64_t> counter{0};  // clients on other threads share it
   return hex(lease) + "-" + std::to_string(++counter);
 }
 
@@ -519,6 +549,13 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
                   recipe == std::string_view("election") ? "election.campaign" : "lock.acquire");
   span.attr("name", name).attr("recipe", recipe).attr("wait", wait ? "true" : "false");
   auto gate = co_await detail::enter_gate(*s, name);
+  if (s->is_lost || s->stopped) {
+    // Lost while queued locally: the key of a predecessor on this session may still be in etcd
+    // (its lease outlives the client's verdict by up to a TTL); taking it over would hand out a
+    // lock on a dead session.
+    detail::leave_gate(gate.get());
+    throw coordination_error(error::session_expired, "lock " + name + ": session is not alive");
+  }
   client& c = *s->owner;
   const std::string prefix = name + "/";
   const std::string key = prefix + detail::hex(s->lease);
@@ -556,23 +593,40 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     bool is_owner = owner.empty() || owner[0].create_revision == my_rev;
     if (!is_owner && !wait)
       throw coordination_error(error::locked, "lock " + name + " is held by " + owner[0].key);
-    while (!is_owner) {
-      // One range answers both questions after each wake-up: is our key still there (the
-      // newest key up to our revision must be ours), and which key is just before it.
-      range_options upto;
-      upto.prefix = true;
-      upto.max_create_revision = my_rev;
-      upto.order = sort_order::descend;
-      upto.target = sort_target::create;
-      upto.limit = 2;
-      auto rr = co_await c.range(prefix, upto);
-      seen_revision = std::max(seen_revision, rr.header.revision);
+    if (!is_owner) {
+      // The queue before us, as of revision `at`: our key (the newest up to our revision, if it
+      // is still there) and every key created before it. Keys created later queue behind us,
+      // so this set can only shrink: we own the lock once each of them has been deleted. The
+      // client's shared deletion stream of the prefix tells us when, newest first (the one
+      // just before us usually goes last), and whether our own key went meanwhile; so a
+      // hand-off costs no round trip after the predecessor's delete event.
+      range_options queue;
+      queue.prefix = true;
+      queue.keys_only = true;
+      queue.max_create_revision = my_rev;
+      queue.order = sort_order::descend;
+      queue.target = sort_target::create;
+      auto rr = co_await c.range(prefix, queue);
+      const auto at = rr.header.revision;
+      seen_revision = std::max(seen_revision, at);
       if (rr.kvs.empty() || rr.kvs[0].create_revision != my_rev || s->is_lost)
         throw coordination_error(error::lock_lost,
                                  key + ": the waiter's key expired while waiting");
-      if (rr.kvs.size() == 1) break;  // nobody before us
-      seen_revision = std::max(seen_revision, co_await detail::await_deletion(
-                                                  c, prefix, rr.kvs[1].key, rr.header.revision));
+      std::int64_t last_deletion = 0;
+      for (std::size_t k = 1; k < rr.kvs.size(); ++k)
+        last_deletion =
+            std::max(last_deletion, co_await detail::await_deletion(c, prefix, rr.kvs[k].key, at));
+      seen_revision = std::max(seen_revision, last_deletion);
+      auto gone = detail::deleted_since(c, prefix, key, at, last_deletion);
+      if (rr.kvs.size() == 1) gone = false;  // nobody before us: `rr` just showed our key
+      if (!gone) {                           // the shared stream could not follow: ask etcd
+        auto mine = co_await c.range(key);
+        seen_revision = std::max(seen_revision, mine.header.revision);
+        gone = mine.kvs.empty() || mine.kvs[0].create_revision != my_rev;
+      }
+      if (*gone || s->is_lost)
+        throw coordination_error(error::lock_lost,
+                                 key + ": the waiter's key expired while waiting");
     }
   } catch (...) {
     failure = std::current_exception();
@@ -638,6 +692,9 @@ const std::string& lock_handle::name() const {
 const std::string& lock_handle::key() const {
   return state_->key;
 }
+std::chrono::steady_clock::time_point lock_handle::valid_until() const {
+  return state_->session->expires_at;
+}
 std::int64_t lock_handle::fencing_token() const {
   return state_->token;
 }
@@ -700,7 +757,10 @@ asio::awaitable<void> lock_handle::release() {
   } catch (...) {
     failure = std::current_exception();
   }
-  detail::leave_gate(h->gate.get());
+  if (failure && !h->session->is_lost && !h->session->stopped)
+    detail::abandon(h->session, h->gate, h->key, h->token);  // retried in the background
+  else
+    detail::leave_gate(h->gate.get());
   if (h->own_session) {
     try {
       co_await h->own_session->close();  // revokes the lock's own lease
@@ -733,6 +793,14 @@ asio::awaitable<txn_result> lock_handle::guarded_txn(std::vector<compare> compar
                                                      std::vector<txn_op> ops) {
   auto h = state_;
   if (!h || h->released) throw coordination_error(error::lock_lost, "lock released");
+  if (h->session->is_lost || clock::now() >= h->session->expires_at) {
+    // etcd may still have the lease, but nothing vouches for it any more: the session is about
+    // to be declared lost and its lease revoked.
+    h->mark_lost("its lease has no confirmed renewal within the TTL");
+    throw coordination_error(error::lock_lost, "lock " + h->name +
+                                                   ": its lease may have expired (no renewal "
+                                                   "confirmed within the TTL)");
+  }
   txn_request t;
   t.compares.push_back(compare::create_revision(h->key, compare_result::equal, h->token));
   for (auto& c : compares) t.compares.push_back(std::move(c));

@@ -49,13 +49,20 @@ class lock_handle {
   bool held() const;
   // Asks etcd whether the key still exists with this holder's create revision.
   boost::asio::awaitable<bool> is_held();
-  // Deletes the key (only if it is still this holder's). Idempotent.
+  // Deletes the key (only if it is still this holder's). Idempotent. When the delete fails
+  // (etcd unreachable...) the error is thrown and the delete is retried in the background until
+  // it succeeds or the session ends; meanwhile this process's next lock() of the name waits.
   boost::asio::awaitable<void> release();
   // Completes with error::lock_lost when the session is lost or the key is deleted by someone
   // else, or error::cancelled after release().
   boost::asio::awaitable<std::error_code> wait_lost();
+  // Until when nobody else can hold the lock, at least: the lock's lease was last confirmed
+  // renewed at T, so etcd keeps it until T + TTL or later (a holder that acts on a guarded
+  // write should finish before this; a section that may outlast it is not protected).
+  std::chrono::steady_clock::time_point valid_until() const;
   // Runs `ops` only if the lock is still held and `compares` hold. Throws lock_lost when the
-  // lock is gone (nothing applied); succeeded == false when only `compares` failed.
+  // lock is gone (nothing applied), also without asking etcd when valid_until() has passed;
+  // succeeded == false when only `compares` failed.
   boost::asio::awaitable<txn_result> guarded_txn(std::vector<compare> compares,
                                                  std::vector<txn_op> ops);
   // Reentrant locks: how many times the owner holds it (release() undoes one).

@@ -6,7 +6,10 @@
 // Loss is explicit: when renewals keep failing until the lease may have expired (last confirmed
 // renewal + TTL), or etcd answers that the lease is gone, the session is lost: lost() turns true,
 // wait_lost() completes with error::session_expired and every on_lost() callback runs once.
-// Renewals fail over between endpoints like any other call.
+// Renewals fail over between endpoints like any other call. A lost session's lease is then
+// revoked in the background as soon as etcd answers (etcd extends every lease at each leader
+// election, so under repeated elections a lease nobody renews can live on for a long time,
+// and with it the session's lock keys).
 //
 // Thread-safety: like the client, use a session from the client's executor only. Destroying the
 // last handle stops the renewals and revokes the lease in the background (a detached request

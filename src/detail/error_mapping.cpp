@@ -16,6 +16,18 @@ bool has(std::string_view text, std::string_view part) {
 mapped_error map_gateway_error(unsigned http_status, std::string_view body) {
   mapped_error out;
   auto parsed = nlohmann::json::parse(body, nullptr, false);
+  // The streaming endpoints (lease keep-alive, watch over POST) wrap their error:
+  // {"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader",...}}.
+  if (!parsed.is_discarded() && parsed.is_object() && !parsed.contains("code") &&
+      parsed.contains("error") && parsed["error"].is_object()) {
+    auto inner = parsed["error"];
+    if (inner.contains("grpc_code") && inner["grpc_code"].is_number_integer()) {
+      nlohmann::json flat;
+      flat["code"] = inner["grpc_code"];
+      if (inner.contains("message")) flat["message"] = inner["message"];
+      parsed = std::move(flat);
+    }
+  }
   if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("code") ||
       !parsed["code"].is_number_integer()) {
     out.code = make_error_code(error::protocol_error);

@@ -129,6 +129,32 @@ struct session_state : std::enable_shared_from_this<session_state> {
       }
       if (clock::now() >= self->expires_at) self->mark_lost("renewals failed past the lease's TTL");
     }
+    if (self->is_lost && !self->stopped) co_await revoke_lost(self);
+  }
+
+  // A lost session's lease can outlive the client's verdict in etcd: each new leader extends
+  // every lease by its TTL, so under repeated elections it may not expire for a long time, and
+  // its lock keys, registrations and campaigns would stay with nobody renewing or releasing
+  // them, blocking every other waiter. So once etcd answers again, the lease is revoked (tried
+  // for a minute, or 6 TTLs if longer; stops when the session is closed).
+  static asio::awaitable<void> revoke_lost(std::shared_ptr<session_state> self) {
+    const auto until = clock::now() + std::max<clock::duration>(60s, 6 * self->ttl);
+    auto pause = std::chrono::milliseconds(250);
+    while (!self->stopped && clock::now() < until) {
+      try {
+        co_await self->impl->transport.call(
+            "/v3/lease/revoke", encode_lease_id(self->lease), transport::call_kind::read,
+            std::min(clock::now() + self->impl->config.request_timeout, until));
+        self->impl->log->info("coordination: revoked the lost session's lease {:x}", self->lease);
+        co_return;
+      } catch (const coordination_error& e) {
+        if (e.code() == error::lease_not_found || e.code() == error::cancelled) co_return;
+      } catch (const std::exception&) {
+      }
+      self->renew_timer.expires_after(pause);
+      co_await self->renew_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      pause = std::min(pause * 2, std::chrono::milliseconds(4000));
+    }
   }
 };
 

@@ -184,6 +184,13 @@ BOOST_AUTO_TEST_CASE(maps_gateway_errors) {
   BOOST_TEST(m.code == error::unavailable);
   BOOST_TEST((m.action == disposition::retry));
 
+  // The streaming endpoints' form (lease keep-alive): the same error, wrapped.
+  m = map_gateway_error(
+      503, R"({"error":{"grpc_code":14,"http_code":503,)"
+           R"("message":"etcdserver: no leader","http_status":"Service Unavailable"}})");
+  BOOST_TEST(m.code == make_error_code(error::unavailable));
+  BOOST_TEST(m.message == "etcdserver: no leader");
+  BOOST_TEST((m.action == disposition::retry));
   m = map_gateway_error(503, R"({"code":14,"message":"etcdserver: leader changed"})");
   BOOST_TEST((m.action == disposition::retry_if_read));
 
