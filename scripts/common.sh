@@ -7,7 +7,7 @@ BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
 
 # Debian packages the build, the tests and the demo need.
 PACKAGES=(g++ cmake ninja-build pkgconf libboost1.81-dev libboost-test1.81-dev nlohmann-json3-dev
-          libspdlog-dev libssl-dev openssl libcli11-dev prometheus-cpp-dev etcd-server etcd-client
+          libspdlog-dev libssl-dev openssl libcli11-dev prometheus-cpp-dev libsimdjson-dev etcd-server etcd-client
           ca-certificates)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -38,7 +38,8 @@ install_dependencies() {
 build_project() {
   log "building in $BUILD_DIR ($BUILD_TYPE)"
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "$@" >/dev/null
-  cmake --build "$BUILD_DIR" -j "$(nproc)"
+  # shellcheck disable=SC2086
+  cmake --build "$BUILD_DIR" -j "$(nproc)" ${BUILD_TARGETS:+--target $BUILD_TARGETS}
 }
 
 # Every etcd the scripts and tests start keeps its data under $COORD_RUN_DIR: at exit, whatever

@@ -1,14 +1,13 @@
 #include "detail/codec.hpp"
 
+#include <simdjson.h>
 #include <charconv>
-#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "coordination/error.hpp"
 #include "detail/base64.hpp"
 
 namespace coordination::detail {
-
-using json = nlohmann::json;
 
 namespace {
 
@@ -143,129 +142,166 @@ std::string array_of(const std::vector<T>& items, F&& one) {
 }
 
 // ---- decoding ------------------------------------------------------------------------------
+// simdjson's DOM: one parser per thread, reused, so after the first answers a decode allocates
+// nothing but its results (nlohmann's DOM cost a map node and strings per field: about 40% of
+// the client's CPU for a put). Answers over 1 MiB get a parser of their own, so the thread's
+// does not keep that much memory.
+
+namespace dom = simdjson::dom;
+using element = dom::element;
 
 [[noreturn]] void bad(const std::string& what) {
   throw coordination_error(error::protocol_error, "unexpected answer from etcd: " + what);
 }
 
-json parse(std::string_view body) {
-  auto j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) bad("not JSON: " + std::string(body.substr(0, 120)));
-  if (!j.is_object()) bad("not a JSON object");
-  return j;
+std::optional<element> member_of(element obj, const char* name) {
+  dom::object o;
+  if (obj.get_object().get(o)) bad(std::string("expected an object around '") + name + "'");
+  element v;
+  if (o.at_key(name).get(v) || v.is_null()) return std::nullopt;
+  return v;
 }
 
-const json* member_of(const json& obj, const char* name) {
-  if (!obj.is_object()) bad(std::string("expected an object around '") + name + "'");
-  auto it = obj.find(name);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
-
-std::int64_t i64(const json& obj, const char* name) {
-  const json* v = member_of(obj, name);
+std::int64_t i64(element obj, const char* name) {
+  auto v = member_of(obj, name);
   if (!v) return 0;
-  if (v->is_number_integer()) return v->get<std::int64_t>();
-  if (v->is_string()) {
-    const auto& s = v->get_ref<const std::string&>();
-    std::int64_t out = 0;
+  std::int64_t out = 0;
+  if (!v->get_int64().get(out)) return out;
+  std::string_view s;
+  if (!v->get_string().get(s)) {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     if (ec == std::errc() && p == s.data() + s.size()) return out;
   }
   bad(std::string("field '") + name + "' is not an integer");
 }
 
-std::uint64_t u64(const json& obj, const char* name) {
-  const json* v = member_of(obj, name);
+std::uint64_t u64(element obj, const char* name) {
+  auto v = member_of(obj, name);
   if (!v) return 0;
-  if (v->is_number_unsigned()) return v->get<std::uint64_t>();
-  if (v->is_string()) {
-    const auto& s = v->get_ref<const std::string&>();
-    std::uint64_t out = 0;
+  std::uint64_t out = 0;
+  if (!v->get_uint64().get(out)) return out;
+  std::string_view s;
+  if (!v->get_string().get(s)) {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     if (ec == std::errc() && p == s.data() + s.size()) return out;
   }
   bad(std::string("field '") + name + "' is not an unsigned integer");
 }
 
-bool boolean(const json& obj, const char* name) {
-  const json* v = member_of(obj, name);
+bool boolean(element obj, const char* name) {
+  auto v = member_of(obj, name);
   if (!v) return false;
-  if (!v->is_boolean()) bad(std::string("field '") + name + "' is not a boolean");
-  return v->get<bool>();
+  bool out = false;
+  if (v->get_bool().get(out)) bad(std::string("field '") + name + "' is not a boolean");
+  return out;
 }
 
-std::string text(const json& obj, const char* name) {
-  const json* v = member_of(obj, name);
+std::string_view text_view(element obj, const char* name) {
+  auto v = member_of(obj, name);
   if (!v) return {};
-  if (!v->is_string()) bad(std::string("field '") + name + "' is not a string");
-  return v->get<std::string>();
+  std::string_view out;
+  if (v->get_string().get(out)) bad(std::string("field '") + name + "' is not a string");
+  return out;
 }
 
-std::string bytes(const json& obj, const char* name) {
-  auto s = text(obj, name);
-  auto decoded = base64_decode(s);
+std::string text(element obj, const char* name) {
+  return std::string(text_view(obj, name));
+}
+
+std::string bytes(element obj, const char* name) {
+  auto decoded = base64_decode(text_view(obj, name));
   if (!decoded) bad(std::string("field '") + name + "' is not base64");
   return std::move(*decoded);
 }
 
-const json& array(const json& obj, const char* name) {
-  static const json empty = json::array();
-  const json* v = member_of(obj, name);
-  if (!v) return empty;
-  if (!v->is_array()) bad(std::string("field '") + name + "' is not an array");
-  return *v;
+// Elements of an empty array / object, for absent members (a document of their own, parsed
+// once, read-only afterwards).
+element empty_of(const char* text) {
+  static dom::parser p1, p2;
+  static const element arr = p1.parse(std::string_view("[]")).value_unsafe();
+  static const element obj = p2.parse(std::string_view("{}")).value_unsafe();
+  return text[0] == '[' ? arr : obj;
 }
 
-const json& object(const json& obj, const char* name) {
-  static const json empty = json::object();
-  const json* v = member_of(obj, name);
-  if (!v) return empty;
+dom::array array(element obj, const char* name) {
+  auto v = member_of(obj, name);
+  dom::array out;
+  if (!v) return empty_of("[]").get_array().value_unsafe();
+  if (v->get_array().get(out)) bad(std::string("field '") + name + "' is not an array");
+  return out;
+}
+
+element object(element obj, const char* name) {
+  auto v = member_of(obj, name);
+  if (!v) return empty_of("{}");
   if (!v->is_object()) bad(std::string("field '") + name + "' is not an object");
   return *v;
 }
 
-response_header header_of(const json& j) {
-  const json& h = object(j, "header");
+std::string text_of(element e) {
+  std::string_view s;
+  if (!e.get_string().get(s)) return std::string(s);
+  return simdjson::minify(e);
+}
+
+response_header header_of(element j) {
+  element h = object(j, "header");
   return {u64(h, "cluster_id"), u64(h, "member_id"), i64(h, "revision"), u64(h, "raft_term")};
 }
 
-key_value kv_of(const json& j) {
+key_value kv_of(element j) {
   if (!j.is_object()) bad("a kv is not an object");
   return {bytes(j, "key"),        bytes(j, "value"), i64(j, "create_revision"),
           i64(j, "mod_revision"), i64(j, "version"), i64(j, "lease")};
 }
 
-range_result range_of(const json& j) {
+range_result range_of(element j) {
   range_result r;
   r.header = header_of(j);
-  for (auto& kv : array(j, "kvs")) r.kvs.push_back(kv_of(kv));
+  auto kvs = array(j, "kvs");
+  r.kvs.reserve(kvs.size());
+  for (element kv : kvs) r.kvs.push_back(kv_of(kv));
   r.more = boolean(j, "more");
   r.count = i64(j, "count");
   return r;
 }
 
-put_result put_of(const json& j) {
+put_result put_of(element j) {
   put_result r;
   r.header = header_of(j);
-  if (const json* p = member_of(j, "prev_kv")) r.prev_kv = kv_of(*p);
+  if (auto p = member_of(j, "prev_kv")) r.prev_kv = kv_of(*p);
   return r;
 }
 
-delete_result delete_of(const json& j) {
+delete_result delete_of(element j) {
   delete_result r;
   r.header = header_of(j);
   r.deleted = i64(j, "deleted");
-  for (auto& kv : array(j, "prev_kvs")) r.prev_kvs.push_back(kv_of(kv));
+  for (element kv : array(j, "prev_kvs")) r.prev_kvs.push_back(kv_of(kv));
   return r;
 }
 
+// Parses `body` and runs `f` on its root object.
 template <class F>
 auto guarded(std::string_view body, F&& f) {
-  try {
-    return f(parse(body));
-  } catch (const json::exception& e) {
-    bad(e.what());
-  }
+  constexpr std::size_t large = std::size_t(1) << 20;
+  thread_local dom::parser shared;
+  thread_local std::string padded;  // simdjson reads up to SIMDJSON_PADDING bytes past the end
+  std::optional<dom::parser> own;
+  dom::parser* parser = body.size() > large ? &own.emplace() : &shared;
+  struct shrink {  // a huge answer's copy is not kept for the next one
+    ~shrink() {
+      if (padded.capacity() > large + simdjson::SIMDJSON_PADDING) std::string().swap(padded);
+    }
+  } shrink_after;
+  padded.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  padded.assign(body.data(), body.size());
+  element root;
+  if (auto err = parser->parse(padded.data(), padded.size(), false).get(root))
+    bad(std::string("not JSON (") + simdjson::error_message(err) +
+        "): " + std::string(body.substr(0, 120)));
+  if (!root.is_object()) bad("not a JSON object");
+  return f(root);
 }
 
 // etcd's "every key" is key = range_end = "\0".
@@ -343,28 +379,28 @@ std::string encode_lease_time_to_live(std::int64_t id, bool keys) {
 }
 
 range_result decode_range(std::string_view body) {
-  return guarded(body, [](const json& j) { return range_of(j); });
+  return guarded(body, [](element j) { return range_of(j); });
 }
 
 put_result decode_put(std::string_view body) {
-  return guarded(body, [](const json& j) { return put_of(j); });
+  return guarded(body, [](element j) { return put_of(j); });
 }
 
 delete_result decode_delete(std::string_view body) {
-  return guarded(body, [](const json& j) { return delete_of(j); });
+  return guarded(body, [](element j) { return delete_of(j); });
 }
 
 txn_result decode_txn(std::string_view body) {
-  return guarded(body, [](const json& j) {
+  return guarded(body, [](element j) {
     txn_result r;
     r.header = header_of(j);
     r.succeeded = boolean(j, "succeeded");
-    for (auto& op : array(j, "responses")) {
-      if (const json* x = member_of(op, "response_range"))
+    for (element op : array(j, "responses")) {
+      if (auto x = member_of(op, "response_range"))
         r.responses.emplace_back(range_of(*x));
-      else if (const json* y = member_of(op, "response_put"))
+      else if (auto y = member_of(op, "response_put"))
         r.responses.emplace_back(put_of(*y));
-      else if (const json* z = member_of(op, "response_delete_range"))
+      else if (auto z = member_of(op, "response_delete_range"))
         r.responses.emplace_back(delete_of(*z));
       else
         bad("txn response of an unknown kind");
@@ -374,11 +410,11 @@ txn_result decode_txn(std::string_view body) {
 }
 
 compact_result decode_compact(std::string_view body) {
-  return guarded(body, [](const json& j) { return compact_result{header_of(j)}; });
+  return guarded(body, [](element j) { return compact_result{header_of(j)}; });
 }
 
 lease_grant_result decode_lease_grant(std::string_view body) {
-  return guarded(body, [](const json& j) {
+  return guarded(body, [](element j) {
     auto err = text(j, "error");
     if (!err.empty()) throw coordination_error(error::server_error, err);
     return lease_grant_result{header_of(j), i64(j, "ID"), i64(j, "TTL")};
@@ -386,17 +422,17 @@ lease_grant_result decode_lease_grant(std::string_view body) {
 }
 
 lease_revoke_result decode_lease_revoke(std::string_view body) {
-  return guarded(body, [](const json& j) { return lease_revoke_result{header_of(j)}; });
+  return guarded(body, [](element j) { return lease_revoke_result{header_of(j)}; });
 }
 
 lease_keep_alive_result decode_lease_keep_alive(std::string_view body) {
   auto line = body.substr(0, body.find('\n'));
-  return guarded(line, [](const json& j) {
-    if (const json* e = member_of(j, "error")) {
-      std::string message = e->is_object() ? text(*e, "message") : e->dump();
+  return guarded(line, [](element j) {
+    if (auto e = member_of(j, "error")) {
+      std::string message = e->is_object() ? text(*e, "message") : text_of(*e);
       throw coordination_error(error::unavailable, "keep-alive: " + message);
     }
-    const json& r = object(j, "result");
+    element r = object(j, "result");
     lease_keep_alive_result out{header_of(r), i64(r, "ID"), i64(r, "TTL")};
     if (out.ttl <= 0)
       throw coordination_error(error::lease_not_found,
@@ -406,12 +442,13 @@ lease_keep_alive_result decode_lease_keep_alive(std::string_view body) {
 }
 
 lease_time_to_live_result decode_lease_time_to_live(std::string_view body) {
-  return guarded(body, [](const json& j) {
+  return guarded(body, [](element j) {
     lease_time_to_live_result r{
         header_of(j), i64(j, "ID"), i64(j, "TTL"), i64(j, "grantedTTL"), {}};
-    for (auto& k : array(j, "keys")) {
-      if (!k.is_string()) bad("a lease key is not a string");
-      auto decoded = base64_decode(k.get<std::string>());
+    for (element k : array(j, "keys")) {
+      std::string_view key;
+      if (k.get_string().get(key)) bad("a lease key is not a string");
+      auto decoded = base64_decode(key);
       if (!decoded) bad("a lease key is not base64");
       r.keys.push_back(std::move(*decoded));
     }
@@ -420,15 +457,15 @@ lease_time_to_live_result decode_lease_time_to_live(std::string_view body) {
 }
 
 std::vector<std::int64_t> decode_lease_leases(std::string_view body) {
-  return guarded(body, [](const json& j) {
+  return guarded(body, [](element j) {
     std::vector<std::int64_t> ids;
-    for (auto& l : array(j, "leases")) ids.push_back(i64(l, "ID"));
+    for (element l : array(j, "leases")) ids.push_back(i64(l, "ID"));
     return ids;
   });
 }
 
 status_result decode_status(std::string_view body) {
-  return guarded(body, [](const json& j) {
+  return guarded(body, [](element j) {
     status_result r;
     r.header = header_of(j);
     r.version = text(j, "version");
@@ -441,17 +478,18 @@ status_result decode_status(std::string_view body) {
 }
 
 member_list_result decode_member_list(std::string_view body) {
-  return guarded(body, [](const json& j) {
+  return guarded(body, [](element j) {
     member_list_result r;
     r.header = header_of(j);
-    for (auto& m : array(j, "members")) {
+    for (element m : array(j, "members")) {
       member out;
       out.id = u64(m, "ID");
       out.name = text(m, "name");
-      for (auto& u : array(m, "peerURLs"))
-        if (u.is_string()) out.peer_urls.push_back(u.get<std::string>());
-      for (auto& u : array(m, "clientURLs"))
-        if (u.is_string()) out.client_urls.push_back(u.get<std::string>());
+      std::string_view url;
+      for (element u : array(m, "peerURLs"))
+        if (!u.get_string().get(url)) out.peer_urls.emplace_back(url);
+      for (element u : array(m, "clientURLs"))
+        if (!u.get_string().get(url)) out.client_urls.emplace_back(url);
       out.is_learner = boolean(m, "isLearner");
       r.members.push_back(std::move(out));
     }
@@ -486,18 +524,18 @@ std::string encode_watch_progress() {
 }
 
 watch_message decode_watch_message(std::string_view body) {
-  return guarded(body, [](const json& j) {
+  return guarded(body, [](element j) {
     watch_message m;
-    if (const json* e = member_of(j, "error")) {
+    if (auto e = member_of(j, "error")) {
       if (e->is_object()) {
         m.stream_error = text(*e, "message");
         m.stream_error_code = static_cast<int>(i64(*e, "grpc_code"));
       } else {
-        m.stream_error = e->is_string() ? e->get<std::string>() : e->dump();
+        m.stream_error = text_of(*e);
       }
       return m;
     }
-    const json* r = member_of(j, "result");
+    auto r = member_of(j, "result");
     if (!r || !r->is_object()) bad("a watch message has neither result nor error");
     m.header = header_of(*r);
     m.watch_id = i64(*r, "watch_id");
@@ -506,15 +544,15 @@ watch_message decode_watch_message(std::string_view body) {
     m.fragment = boolean(*r, "fragment");
     m.compact_revision = i64(*r, "compact_revision");
     m.cancel_reason = text(*r, "cancel_reason");
-    for (auto& e : array(*r, "events")) {
+    for (element e : array(*r, "events")) {
       watch_event_wire ev;
-      auto type = text(e, "type");
+      auto type = text_view(e, "type");
       if (type == "DELETE")
         ev.is_delete = true;
       else if (!type.empty() && type != "PUT")
-        bad("unknown event type '" + type + "'");
+        bad("unknown event type '" + std::string(type) + "'");
       ev.kv = kv_of(object(e, "kv"));
-      if (const json* p = member_of(e, "prev_kv")) ev.prev_kv = kv_of(*p);
+      if (auto p = member_of(e, "prev_kv")) ev.prev_kv = kv_of(*p);
       m.events.push_back(std::move(ev));
     }
     return m;

@@ -25,6 +25,44 @@ namespace http = beast::http;
 using asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+namespace {
+
+// The answer's status and body, nothing else: the gateway's header fields are not needed (Beast
+// itself tracks Content-Length, chunking and keep-alive), so none are stored, which saves an
+// allocation per field and about a tenth of the client's CPU per request.
+class lean_response_parser : public http::basic_parser<false> {
+ public:
+  unsigned status = 0;
+  std::string body;
+
+ private:
+  void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
+                       beast::error_code&) override {}
+  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override {
+    status = static_cast<unsigned>(code);
+  }
+  void on_field_impl(http::field, beast::string_view, beast::string_view,
+                     beast::error_code&) override {}
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                         beast::error_code&) override {
+    body.clear();
+    if (length) body.reserve(static_cast<std::size_t>(*length));  // within body_limit()
+  }
+  std::size_t on_body_impl(beast::string_view s, beast::error_code&) override {
+    body.append(s.data(), s.size());
+    return s.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view s, beast::error_code&) override {
+    body.append(s.data(), s.size());
+    return s.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+};
+
+}  // namespace
+
 connection::connection(asio::any_io_executor ex, const endpoint& ep, asio::ssl::context* tls)
     : ep_(ep) {
   if (ep.tls && tls) {
@@ -142,7 +180,7 @@ asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_r
     out.where = stage::send;
     co_return out;
   }
-  http::response_parser<http::string_body> parser;
+  lean_response_parser parser;
   parser.body_limit(max_body);
   buffer_.clear();
   auto [rec, n] = co_await http::async_read(s, buffer_, parser, use_tuple);
@@ -152,10 +190,9 @@ asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_r
                                             : std::error_code(rec);
     co_return out;
   }
-  auto& msg = parser.get();
-  out.response.status = msg.result_int();
-  out.response.body = std::move(msg.body());
-  keep_alive_ = msg.keep_alive() && buffer_.size() == 0;
+  out.response.status = parser.status;
+  out.response.body = std::move(parser.body);
+  keep_alive_ = parser.keep_alive() && buffer_.size() == 0;
   co_return out;
 }
 
