@@ -3,16 +3,29 @@
 # integration tests against real etcd processes that the tests start themselves (free loopback
 # ports, temporary data dirs), or against $COORD_ENDPOINTS when that is set. Every process it
 # started is stopped at the end, also on failure or Ctrl-C.
-#   scripts/test.sh [--sanitize] [ctest arguments...]
+#   scripts/test.sh [--sanitize | --tsan] [ctest arguments...]
+# --sanitize: everything built with ASan + UBSan (build-sanitize/), the whole suite.
+# --tsan: ThreadSanitizer (build-tsan/), the suite that runs clients on a multi-threaded
+#         io_context (integration.threads).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 extra_cmake=()
-if [[ ${1:-} == --sanitize ]]; then
-  shift
-  BUILD_DIR=$ROOT/build-sanitize
-  extra_cmake=(-DCOORD_SANITIZE=ON)
-fi
+case ${1:-} in
+  --sanitize)
+    shift
+    BUILD_DIR=$ROOT/build-sanitize
+    extra_cmake=(-DCOORD_SANITIZE=ON)
+    ;;
+  --tsan)
+    shift
+    BUILD_DIR=$ROOT/build-tsan
+    extra_cmake=(-DCOORD_TSAN=ON -DCOORD_BUILD_EXAMPLES=OFF -DCOORD_BUILD_BENCHMARKS=OFF)
+    BUILD_TARGETS=coord_integration_tests
+    set -- -R '^integration\.threads$' "$@"
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1}
+    ;;
+esac
 
 install_dependencies
 build_project "${extra_cmake[@]}"

@@ -72,6 +72,13 @@ void check_size(const client_config& cfg, std::size_t bytes, const char* field) 
                                  std::to_string(cfg.max_request_bytes) + ")");
 }
 
+// [key, range_end) must not be empty: etcd would answer nothing (or delete nothing), which
+// hides a swapped pair of arguments. "\0" means "every key from `key` on".
+void check_range_end(std::string_view key, const std::string& range_end, bool prefix) {
+  if (!prefix && !range_end.empty() && range_end <= key && range_end != std::string(1, '\0'))
+    throw coordination_error(error::invalid_argument, "range_end: must be above the key");
+}
+
 }  // namespace
 
 client::client(asio::any_io_executor ex, client_config cfg)
@@ -100,9 +107,7 @@ asio::awaitable<watch_stream> client::watch(std::string key, watch_options optio
   if (!(options.prefix && key.empty())) detail::check_key(key);
   if (options.start_revision < 0)
     throw coordination_error(error::invalid_argument, "start_revision: must not be negative");
-  if (!options.prefix && !options.range_end.empty() && options.range_end <= key &&
-      options.range_end != std::string(1, '\0'))
-    throw coordination_error(error::invalid_argument, "range_end: must be above the key");
+  check_range_end(key, options.range_end, options.prefix);
   std::string end = options.prefix ? prefix_range_end(key) : options.range_end;
   if (options.prefix && key.empty()) key = std::string(1, '\0');
   co_return co_await self->hub().watch(std::move(key), std::move(end), std::move(options));
@@ -129,6 +134,7 @@ asio::awaitable<range_result> client::range(std::string key, range_options optio
     throw coordination_error(error::invalid_argument, "limit: must not be negative");
   if (options.revision < 0)
     throw coordination_error(error::invalid_argument, "revision: must not be negative");
+  check_range_end(key, options.range_end, options.prefix);
   auto body = co_await self->transport.call("/v3/kv/range", detail::encode_range(key, options),
                                             call_kind::read);
   co_return detail::decode_range(body);
@@ -158,6 +164,7 @@ asio::awaitable<put_result> client::put(std::string key, std::string value, put_
 asio::awaitable<delete_result> client::del(std::string key, delete_options options) {
   auto self = impl_;
   if (!(options.prefix && key.empty())) detail::check_key(key);
+  check_range_end(key, options.range_end, options.prefix);
   auto body = co_await self->transport.call("/v3/kv/deleterange",
                                             detail::encode_delete(key, options), call_kind::write);
   co_return detail::decode_delete(body);

@@ -44,6 +44,10 @@ asio::ssl::context make_tls_context(const tls_config& cfg) {
     if (ec) throw fail("tls.cert_file", cfg.cert_file, ec);
     ctx.use_private_key_file(cfg.key_file, asio::ssl::context::pem, ec);
     if (ec) throw fail("tls.key_file", cfg.key_file, ec);
+    if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
+      throw coordination_error(error::invalid_argument, "tls.key_file: '" + cfg.key_file +
+                                                            "' is not the key of tls.cert_file '" +
+                                                            cfg.cert_file + "'");
   }
   ctx.set_verify_mode(cfg.verify_server ? asio::ssl::verify_peer : asio::ssl::verify_none);
   return ctx;

@@ -60,6 +60,38 @@ stderr_has bad-url-says "endpoints"
 check bad-ttl 2 '^$' -- "$CTL" put k v --ttl 0
 stderr_has bad-ttl-says "ttl"
 check usage 2 '' -- "$CTL" frobnicate
+# Invalid input through every kind of flag: exit 2, the field named, nothing written.
+check bad-ttl-negative 2 '^$' -- "$CTL" put /ctl/never v --ttl -5
+stderr_has bad-ttl-negative-says "ttl"
+check bad-rev 2 '^$' -- "$CTL" get /ctl/x --rev -1
+stderr_has bad-rev-says "rev"
+check bad-timeout 2 '^$' -- "$CTL" --timeout 0 get k
+stderr_has bad-timeout-says "timeout"
+check bad-timeout-text 2 '^$' -- "$CTL" --timeout soon get k
+check bad-url-port 2 '^$' -- "$CTL" --endpoints http://127.0.0.1:99999 get k
+stderr_has bad-url-port-says "endpoints"
+check bad-url-path 2 '^$' -- "$CTL" --endpoints http://127.0.0.1:2379/v3 get k
+stderr_has bad-url-path-says "endpoints"
+check bad-cacert 2 '^$' -- "$CTL" --endpoints https://127.0.0.1:2379 --cacert "$WORK/none.pem" get k
+stderr_has bad-cacert-says "tls.ca_file"
+echo "not a certificate" >"$WORK/garbage.pem"
+check bad-cert 2 '^$' -- "$CTL" --endpoints https://127.0.0.1:2379 --cert "$WORK/garbage.pem" --key "$WORK/garbage.pem" get k
+stderr_has bad-cert-says "tls.cert_file"
+check cert-without-key 2 '^$' -- "$CTL" --endpoints https://127.0.0.1:2379 --cert "$WORK/garbage.pem" get k
+stderr_has cert-without-key-says "tls.cert_file/tls.key_file"
+check lock-bad-ttl 2 '^$' -- "$CTL" lock /ctl/badlock --ttl 0
+stderr_has lock-bad-ttl-says "ttl"
+check lock-empty-name 2 '^$' -- "$CTL" lock ""
+stderr_has lock-empty-name-says "name"
+check elect-empty-name 2 '^$' -- "$CTL" elect "" me
+stderr_has elect-empty-name-says "election name"
+check service-bad-weight 2 '^$' -- "$CTL" service register api i1 127.0.0.1:1 --weight 2000000
+stderr_has service-bad-weight-says "weight"
+check service-bad-ttl 2 '^$' -- "$CTL" service register api i1 127.0.0.1:1 --ttl 0
+stderr_has service-bad-ttl-says "ttl"
+check config-bad-version 2 '^$' -- "$CTL" config set k v --expect-version -1
+stderr_has config-bad-version-says "expected_version"
+check nothing-written 0 '^$' -- "$CTL" get /ctl/never
 check no-etcd 1 '^$' -- "$CTL" --endpoints http://127.0.0.1:1 --timeout 1 get k
 stderr_has no-etcd-says "unavailable"
 check wrong-password 1 '^$' -- "$CTL" --user root --password s3cret-pw get k
