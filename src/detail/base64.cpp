@@ -55,32 +55,36 @@ std::string base64_encode(std::string_view in) {
 }
 
 std::optional<std::string> base64_decode(std::string_view in) {
-  if (in.size() % 4 != 0) return std::nullopt;
+  const std::size_t n = in.size();
+  if (n % 4 != 0) return std::nullopt;
+  if (n == 0) return std::string();
+  std::size_t pad = 0;
+  if (in[n - 1] == '=') pad = in[n - 2] == '=' ? 2 : 1;
   std::string out;
-  out.reserve(in.size() / 4 * 3);
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    bool last = i + 4 == in.size();
-    int pad = 0;
-    if (last) {
-      if (in[i + 3] == '=') ++pad;
-      if (in[i + 2] == '=') {
-        if (pad != 1) return std::nullopt;
-        ++pad;
-      }
-    }
-    std::int32_t v[4];
-    for (int k = 0; k < 4 - pad; ++k) {
-      v[k] = table[static_cast<unsigned char>(in[i + k])];
-      if (v[k] < 0) return std::nullopt;
-    }
-    for (int k = 4 - pad; k < 4; ++k) v[k] = 0;
-    std::uint32_t w = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out.push_back(static_cast<char>((w >> 16) & 0xff));
-    if (pad < 2) out.push_back(static_cast<char>((w >> 8) & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(w & 0xff));
+  out.resize(n / 4 * 3 - pad);
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  char* o = out.data();
+  const std::size_t full = pad ? n - 4 : n;  // quads without padding
+  for (std::size_t i = 0; i < full; i += 4) {
+    std::int32_t a = table[p[i]], b = table[p[i + 1]], c = table[p[i + 2]], d = table[p[i + 3]];
+    if ((a | b | c | d) < 0) return std::nullopt;  // outside the alphabet (also a misplaced '=')
+    std::uint32_t w = (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) |
+                      (std::uint32_t(c) << 6) | std::uint32_t(d);
+    o[0] = static_cast<char>(w >> 16);
+    o[1] = static_cast<char>(w >> 8);
+    o[2] = static_cast<char>(w);
+    o += 3;
+  }
+  if (pad) {
+    const std::size_t i = n - 4;
+    std::int32_t a = table[p[i]], b = table[p[i + 1]], c = pad == 1 ? table[p[i + 2]] : 0;
+    if ((a | b | c) < 0) return std::nullopt;
     // Canonical form only: the bits dropped by padding must be zero.
-    if (pad == 1 && (v[2] & 3)) return std::nullopt;
-    if (pad == 2 && (v[1] & 15)) return std::nullopt;
+    if (pad == 1 && (c & 3)) return std::nullopt;
+    if (pad == 2 && (b & 15)) return std::nullopt;
+    std::uint32_t w = (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) | (std::uint32_t(c) << 6);
+    *o++ = static_cast<char>(w >> 16);
+    if (pad == 1) *o++ = static_cast<char>(w >> 8);
   }
   return out;
 }

@@ -36,6 +36,11 @@ BOOST_AUTO_TEST_CASE(base64_rejects_non_canonical_input) {
   BOOST_TEST(base64_decode("Zm8=").has_value());
   BOOST_TEST(!base64_decode("Zm9").has_value());
   BOOST_TEST(!base64_decode("AB==").has_value());  // non-zero dropped bits
+  BOOST_TEST(!base64_decode("Zm9=").has_value());  // non-zero dropped bits, one '='
+  BOOST_TEST(!base64_decode("====").has_value());
+  BOOST_TEST(!base64_decode("A===").has_value());
+  BOOST_TEST(!base64_decode("Zm8=Zm8=").has_value());  // a padded quad before the last
+  BOOST_TEST(base64_decode("").value() == "");
 }
 
 BOOST_AUTO_TEST_CASE(prefix_range_end_follows_etcd) {
