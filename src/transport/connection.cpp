@@ -87,8 +87,9 @@ void connection::close() noexcept {
   tcp().socket().close(ignored);
 }
 
-bool connection::reusable() {
+bool connection::reusable(bool check_peer) {
   if (!keep_alive_ || !tcp().socket().is_open()) return false;
+  if (!check_peer) return true;
   // An idle keep-alive connection the server closed shows as a readable EOF. Sending a write on
   // it would end in an ambiguous "sent, no answer", so find out before sending.
   char byte;

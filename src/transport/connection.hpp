@@ -60,8 +60,9 @@ class connection {
                                                          clock::time_point deadline);
   boost::asio::awaitable<std::pair<std::error_code, std::size_t>> read_some(char* data,
                                                                             std::size_t size);
-  // False once the server asked to close, an exchange failed, or the peer hung up while idle.
-  bool reusable();
+  // False once the server asked to close or an exchange failed; with `check_peer`, also when
+  // the peer hung up while the connection was idle (one non-blocking peek: a system call).
+  bool reusable(bool check_peer = true);
   void close() noexcept;
   const endpoint& remote() const { return ep_; }
 

@@ -31,7 +31,9 @@ pool::pool(asio::any_io_executor ex, endpoint ep, asio::ssl::context* tls,
     : ex_(std::move(ex)), ep_(std::move(ep)), tls_(tls), max_(max_connections) {}
 
 void pool::give_back(std::unique_ptr<connection> c) {
-  bool keep = !closed_ && c->reusable();
+  // Just after an answer: the peer's state is checked when the connection is taken again
+  // (acquire), where it matters; a peek here too would cost a system call per request.
+  bool keep = !closed_ && c->reusable(false);
   if (keep) {
     if (!waiters_.empty()) {
       waiter* w = waiters_.front();
