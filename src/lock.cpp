@@ -195,6 +195,11 @@ struct prefix_deletions {
   bool failed = false;
   watch_stream stream;
 
+  // Whether every deletion after revision `at` went through this stream and is still known.
+  bool covers(std::int64_t at) const {
+    return !failed && at + 1 >= start && at + 1 >= forgotten_below;
+  }
+
   void wake(const std::string& key, std::int64_t rev) {
     auto [b, e] = waiters.equal_range(key);
     for (auto it = b; it != e;) {
@@ -256,8 +261,7 @@ asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& prefi
     asio::co_spawn(impl.executor, pump_deletions(pd), asio::detached);
   }
   // The shared stream must cover (at, now] and still remember what it saw since `at`.
-  if (at + 1 < pd->start || at + 1 < pd->forgotten_below)
-    co_return co_await await_deletion_alone(c, key, at);
+  if (!pd->covers(at)) co_return co_await await_deletion_alone(c, key, at);
   if (auto it = pd->recent.find(key); it != pd->recent.end() && it->second > at)
     co_return it->second;
   prefix_deletions::waiter w{asio::steady_timer(impl.executor, clock::time_point::max()), at};
@@ -289,39 +293,59 @@ std::optional<bool> deleted_since(client& c, const std::string& prefix, const st
   auto it = c.impl().prefix_watchers.find(prefix);
   if (it == c.impl().prefix_watchers.end()) return std::nullopt;
   auto pd = std::static_pointer_cast<prefix_deletions>(it->second);
-  if (!pd || pd->failed || at + 1 < pd->start || at + 1 < pd->forgotten_below || pd->through < upto)
-    return std::nullopt;
+  if (!pd || !pd->covers(at) || pd->through < upto) return std::nullopt;
   auto r = pd->recent.find(key);
   return r != pd->recent.end() && r->second > at;
 }
 
-// Waits until no key under `blockers` was created before `my_rev`: each round watches only the
-// newest such key for its deletion (never polls). Returns the newest revision seen.
-asio::awaitable<std::int64_t> wait_predecessors(client& c, const std::string& lock_prefix,
-                                                const std::string& blockers, std::int64_t my_rev) {
-  std::int64_t seen = 0;
-  for (;;) {
-    range_options before;
-    before.prefix = true;
-    before.max_create_revision = my_rev - 1;
-    before.order = sort_order::descend;
-    before.target = sort_target::create;
-    before.limit = 1;
-    auto rr = co_await c.range(blockers, before);
-    seen = std::max(seen, rr.header.revision);
-    if (rr.kvs.empty()) co_return seen;
-    seen =
-        std::max(seen, co_await await_deletion(c, lock_prefix, rr.kvs[0].key, rr.header.revision));
+// Waits until no key under `blockers` created before `my_rev` is left. One range reads them all
+// as of revision R (keys created later queue behind us, so the set can only shrink); then the
+// client's shared deletion stream of `lock_prefix` tells when each is gone, newest first (the one
+// just before us usually goes last): no polling, and no round trip after the last delete event.
+// When `key` (ours, created at `my_rev`) lies under `blockers` the same range checks it is still
+// there. Returns {R, revision of the last deletion waited for, 0 when none}.
+asio::awaitable<std::pair<std::int64_t, std::int64_t>> wait_predecessors(
+    client& c, const std::string& lock_prefix, const std::string& blockers, const std::string& key,
+    std::int64_t my_rev) {
+  range_options queue;
+  queue.prefix = true;
+  queue.keys_only = true;
+  queue.max_create_revision = my_rev;
+  queue.order = sort_order::descend;
+  queue.target = sort_target::create;
+  auto rr = co_await c.range(blockers, queue);
+  const auto at = rr.header.revision;
+  std::size_t first = 0;
+  if (key.starts_with(blockers)) {
+    if (rr.kvs.empty() || rr.kvs[0].create_revision != my_rev)
+      throw coordination_error(error::lock_lost, key + ": the waiter's key expired while waiting");
+    first = 1;
   }
+  std::int64_t last_deletion = 0;
+  for (std::size_t k = first; k < rr.kvs.size(); ++k)
+    last_deletion =
+        std::max(last_deletion, co_await await_deletion(c, lock_prefix, rr.kvs[k].key, at));
+  co_return std::pair{at, last_deletion};
 }
 
-// Still ours after waiting? (the lease may have expired meanwhile)
-asio::awaitable<std::int64_t> confirm(session_state& s, const std::string& key,
-                                      std::int64_t my_rev) {
-  auto mine = co_await s.owner->range(key);
-  if (mine.kvs.empty() || mine.kvs[0].create_revision != my_rev || s.is_lost)
+// Still ours after waiting (the lease may have expired meanwhile)? When our key was seen at
+// revision `seen_at` (0: not seen) and the shared deletion stream has delivered up to `upto`,
+// the stream answers; otherwise one range does. Returns the newest revision known.
+asio::awaitable<std::int64_t> confirm(session_state& s, const std::string& lock_prefix,
+                                      const std::string& key, std::int64_t my_rev,
+                                      std::int64_t seen_at, std::int64_t upto) {
+  client& c = *s.owner;
+  std::optional<bool> gone;
+  std::int64_t seen = upto;
+  if (seen_at) gone = deleted_since(c, lock_prefix, key, seen_at, upto);
+  if (!gone) {
+    auto mine = co_await c.range(key);
+    seen = std::max(seen, mine.header.revision);
+    gone = mine.kvs.empty() || mine.kvs[0].create_revision != my_rev;
+  }
+  if (*gone || s.is_lost)
     throw coordination_error(error::lock_lost, key + ": the waiter's key expired while waiting");
-  co_return mine.header.revision;
+  co_return seen;
 }
 
 std::string unique_suffix(std::int64_t lease) {
@@ -427,15 +451,16 @@ asio::awaitable<lock_handle> acquire_shared(std::shared_ptr<session_state> s, st
     my_rev = rev;
     seen = header;
     bool waited = false;
-    if (kind == lock_kind::read) {
-      auto w =
-          co_await wait_predecessors(c, base, base + "write/", my_rev);  // earlier writers only
-      waited = w > header;
-      seen = std::max(seen, w);
-    } else if (kind == lock_kind::write) {
-      auto w = co_await wait_predecessors(c, base, base, my_rev);  // everybody before
-      waited = w > header;
-      seen = std::max(seen, w);
+    std::int64_t seen_at = 0, last_deletion = 0;  // for confirm()
+    if (kind != lock_kind::semaphore) {
+      // A reader waits for earlier writers only, a writer for everybody before it.
+      auto blockers = kind == lock_kind::read ? base + "write/" : base;
+      auto [at, last] = co_await wait_predecessors(c, base, blockers, key, my_rev);
+      if (key.starts_with(blockers)) seen_at = at;  // the range showed our key
+      // (a reader's key was not in the range: check it when anything happened since)
+      waited = last > 0 || (seen_at == 0 && at > header);
+      seen = std::max({seen, at, last});
+      last_deletion = last;
     } else {
       for (;;) {
         // (etcd's count ignores max_create_revision, so count the keys it returns)
@@ -455,7 +480,8 @@ asio::awaitable<lock_handle> acquire_shared(std::shared_ptr<session_state> s, st
         waited = true;
       }
     }
-    if (waited) seen = std::max(seen, co_await confirm(*s, key, my_rev));
+    if (waited)
+      seen = std::max(seen, co_await confirm(*s, base, key, my_rev, seen_at, last_deletion));
   } catch (...) {
     failure = std::current_exception();
   }
@@ -594,37 +620,12 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     if (!is_owner && !wait)
       throw coordination_error(error::locked, "lock " + name + " is held by " + owner[0].key);
     if (!is_owner) {
-      // The queue before us, as of revision `at`: our key (the newest up to our revision, if it
-      // is still there) and every key created before it. Keys created later queue behind us,
-      // so this set can only shrink: we own the lock once each of them has been deleted. The
-      // client's shared deletion stream of the prefix tells us when, newest first (the one
-      // just before us usually goes last), and whether our own key went meanwhile; so a
-      // hand-off costs no round trip after the predecessor's delete event.
-      range_options queue;
-      queue.prefix = true;
-      queue.keys_only = true;
-      queue.max_create_revision = my_rev;
-      queue.order = sort_order::descend;
-      queue.target = sort_target::create;
-      auto rr = co_await c.range(prefix, queue);
-      const auto at = rr.header.revision;
-      seen_revision = std::max(seen_revision, at);
-      if (rr.kvs.empty() || rr.kvs[0].create_revision != my_rev || s->is_lost)
-        throw coordination_error(error::lock_lost,
-                                 key + ": the waiter's key expired while waiting");
-      std::int64_t last_deletion = 0;
-      for (std::size_t k = 1; k < rr.kvs.size(); ++k)
-        last_deletion =
-            std::max(last_deletion, co_await detail::await_deletion(c, prefix, rr.kvs[k].key, at));
-      seen_revision = std::max(seen_revision, last_deletion);
-      auto gone = detail::deleted_since(c, prefix, key, at, last_deletion);
-      if (rr.kvs.size() == 1) gone = false;  // nobody before us: `rr` just showed our key
-      if (!gone) {                           // the shared stream could not follow: ask etcd
-        auto mine = co_await c.range(key);
-        seen_revision = std::max(seen_revision, mine.header.revision);
-        gone = mine.kvs.empty() || mine.kvs[0].create_revision != my_rev;
-      }
-      if (*gone || s->is_lost)
+      auto [at, last] = co_await detail::wait_predecessors(c, prefix, prefix, key, my_rev);
+      seen_revision = std::max({seen_revision, at, last});
+      if (last > 0)  // (with nobody left before us, the range just showed our key)
+        seen_revision =
+            std::max(seen_revision, co_await detail::confirm(*s, prefix, key, my_rev, at, last));
+      else if (s->is_lost)
         throw coordination_error(error::lock_lost,
                                  key + ": the waiter's key expired while waiting");
     }

@@ -214,26 +214,30 @@ std::string bytes(element obj, const char* name) {
   return std::move(*decoded);
 }
 
-// Elements of an empty array / object, for absent members (a document of their own, parsed
-// once, read-only afterwards).
-element empty_of(const char* text) {
-  static dom::parser p1, p2;
-  static const element arr = p1.parse(std::string_view("[]")).value_unsafe();
-  static const element obj = p2.parse(std::string_view("{}")).value_unsafe();
-  return text[0] == '[' ? arr : obj;
+// An empty array / object for absent members: each a document of its own (its elements point
+// into its parser), parsed once, read-only afterwards.
+element empty_array() {
+  static dom::parser p;
+  static const element e = p.parse(std::string_view("[]")).value_unsafe();
+  return e;
+}
+element empty_object() {
+  static dom::parser p;
+  static const element e = p.parse(std::string_view("{}")).value_unsafe();
+  return e;
 }
 
 dom::array array(element obj, const char* name) {
   auto v = member_of(obj, name);
   dom::array out;
-  if (!v) return empty_of("[]").get_array().value_unsafe();
+  if (!v) return empty_array().get_array().value_unsafe();
   if (v->get_array().get(out)) bad(std::string("field '") + name + "' is not an array");
   return out;
 }
 
 element object(element obj, const char* name) {
   auto v = member_of(obj, name);
-  if (!v) return empty_of("{}");
+  if (!v) return empty_object();
   if (!v->is_object()) bad(std::string("field '") + name + "' is not an object");
   return *v;
 }

@@ -50,16 +50,36 @@ boost::asio::awaitable<void> eventually(
   }
 }
 
-// Runs `body` and checks it throws coordination_error with code `code`.
+// The member of `cluster` that leads now, asked of each member in turn (for up to 5 s).
+inline boost::asio::awaitable<int> find_leader(client& probe, etcd_cluster& cluster) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    for (int i = 0; i < cluster.size(); ++i) {
+      try {
+        auto s = co_await probe.status(cluster.client_url(i));
+        if (s.leader != 0 && s.leader == s.header.member_id) co_return i;
+      } catch (const coordination_error&) {
+      }
+    }
+    co_await sleep_for(std::chrono::milliseconds(100));
+  }
+  BOOST_FAIL("no member leads");
+  co_return -1;
+}
+
+// Runs `body` and checks it throws coordination_error with code `code` (and, when given, a
+// message containing `says`).
 template <class F>
-void expect_error(F&& body, coordination::error code) {
+void expect_error(F&& body, coordination::error code, std::string says = {}) {
   try {
     body();
   } catch (const coordination_error& e) {
     BOOST_TEST(e.code() == code, "got '" << e.what() << "'");
+    if (!says.empty())
+      BOOST_TEST(std::string(e.what()).find(says) != std::string::npos,
+                 "'" << e.what() << "' does not say '" << says << "'");
     return;
   }
-  BOOST_FAIL("no error thrown");
+  BOOST_FAIL("no error thrown" << (says.empty() ? "" : " (for " + says + ")"));
 }
 
 // Awaits `op` and checks it throws coordination_error with code `code` (and, when given, a
@@ -76,7 +96,24 @@ boost::asio::awaitable<void> expect_failure(boost::asio::awaitable<T> op, coordi
                  "'" << e.what() << "' does not say '" << says << "'");
     co_return;
   }
-  BOOST_FAIL("no error thrown");
+  BOOST_FAIL("no error thrown" << (says.empty() ? "" : " (for " + says + ")"));
+}
+
+// The same for `make_op()`, which returns the awaitable (and may itself throw: a check made
+// before the coroutine starts counts too).
+template <class F>
+requires std::is_invocable_v<F&> boost::asio::awaitable<void> expect_failure(
+    F make_op, coordination::error code, std::string says = {}) {
+  try {
+    co_await make_op();
+  } catch (const coordination_error& e) {
+    BOOST_TEST(e.code() == code, "got '" << e.what() << "'");
+    if (!says.empty())
+      BOOST_TEST(std::string(e.what()).find(says) != std::string::npos,
+                 "'" << e.what() << "' does not say '" << says << "'");
+    co_return;
+  }
+  BOOST_FAIL("no error thrown" << (says.empty() ? "" : " (for " + says + ")"));
 }
 
 }  // namespace coordination::test

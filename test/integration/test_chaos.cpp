@@ -42,22 +42,6 @@ std::chrono::seconds chaos_seconds() {
   return 30s;
 }
 
-// The member that leads now, asked of each member in turn.
-asio::awaitable<int> find_leader(client& probe, etcd_cluster& cluster) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    for (int i = 0; i < cluster.size(); ++i) {
-      try {
-        auto s = co_await probe.status(cluster.client_url(i));
-        if (s.leader != 0 && s.leader == s.header.member_id) co_return i;
-      } catch (const coordination_error&) {
-      }
-    }
-    co_await sleep_for(100ms);
-  }
-  BOOST_FAIL("no member leads");
-  co_return -1;
-}
-
 // Member urls starting with member `first`.
 std::vector<std::string> starting_at(etcd_cluster& cluster, int first) {
   std::vector<std::string> eps;

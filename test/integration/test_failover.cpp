@@ -48,12 +48,7 @@ BOOST_AUTO_TEST_CASE(moves_to_the_next_member_when_one_is_killed) {
       [&](asio::io_context& io) -> asio::awaitable<void> {
         // Which member leads? Put a follower first in the client's list.
         client probe(io.get_executor(), config_for(cluster.client_urls()));
-        int leader = -1;
-        for (int i = 0; i < 3; ++i) {
-          auto s = co_await probe.status(cluster.client_url(i));
-          if (s.leader == s.header.member_id) leader = i;
-        }
-        BOOST_REQUIRE(leader >= 0);
+        int leader = co_await find_leader(probe, cluster);
         int follower = (leader + 1) % 3;
         std::vector<std::string> eps{cluster.client_url(follower)};
         for (int i = 0; i < 3; ++i)
