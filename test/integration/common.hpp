@@ -66,6 +66,18 @@ inline boost::asio::awaitable<int> find_leader(client& probe, etcd_cluster& clus
   co_return -1;
 }
 
+// What expect_error / expect_failure check of the error thrown, or that one was thrown.
+inline void check_error(const coordination_error& e, coordination::error code,
+                        const std::string& says) {
+  BOOST_TEST(e.code() == code, "got '" << e.what() << "'");
+  if (!says.empty())
+    BOOST_TEST(std::string(e.what()).find(says) != std::string::npos,
+               "'" << e.what() << "' does not say '" << says << "'");
+}
+inline void no_error_thrown(const std::string& says) {
+  BOOST_FAIL("no error thrown" << (says.empty() ? "" : " (for " + says + ")"));
+}
+
 // Runs `body` and checks it throws coordination_error with code `code` (and, when given, a
 // message containing `says`).
 template <class F>
@@ -73,30 +85,10 @@ void expect_error(F&& body, coordination::error code, std::string says = {}) {
   try {
     body();
   } catch (const coordination_error& e) {
-    BOOST_TEST(e.code() == code, "got '" << e.what() << "'");
-    if (!says.empty())
-      BOOST_TEST(std::string(e.what()).find(says) != std::string::npos,
-                 "'" << e.what() << "' does not say '" << says << "'");
+    check_error(e, code, says);
     return;
   }
-  BOOST_FAIL("no error thrown" << (says.empty() ? "" : " (for " + says + ")"));
-}
-
-// Awaits `op` and checks it throws coordination_error with code `code` (and, when given, a
-// message containing `says`).
-template <class T>
-boost::asio::awaitable<void> expect_failure(boost::asio::awaitable<T> op, coordination::error code,
-                                            std::string says = {}) {
-  try {
-    co_await std::move(op);
-  } catch (const coordination_error& e) {
-    BOOST_TEST(e.code() == code, "got '" << e.what() << "'");
-    if (!says.empty())
-      BOOST_TEST(std::string(e.what()).find(says) != std::string::npos,
-                 "'" << e.what() << "' does not say '" << says << "'");
-    co_return;
-  }
-  BOOST_FAIL("no error thrown" << (says.empty() ? "" : " (for " + says + ")"));
+  no_error_thrown(says);
 }
 
 // The same for `make_op()`, which returns the awaitable (and may itself throw: a check made
@@ -107,13 +99,19 @@ requires std::is_invocable_v<F&> boost::asio::awaitable<void> expect_failure(
   try {
     co_await make_op();
   } catch (const coordination_error& e) {
-    BOOST_TEST(e.code() == code, "got '" << e.what() << "'");
-    if (!says.empty())
-      BOOST_TEST(std::string(e.what()).find(says) != std::string::npos,
-                 "'" << e.what() << "' does not say '" << says << "'");
+    check_error(e, code, says);
     co_return;
   }
-  BOOST_FAIL("no error thrown" << (says.empty() ? "" : " (for " + says + ")"));
+  no_error_thrown(says);
+}
+
+// Awaits `op` and checks it throws coordination_error with code `code` (and, when given, a
+// message containing `says`).
+template <class T>
+boost::asio::awaitable<void> expect_failure(boost::asio::awaitable<T> op, coordination::error code,
+                                            std::string says = {}) {
+  return expect_failure([op = std::move(op)]() mutable { return std::move(op); }, code,
+                        std::move(says));
 }
 
 }  // namespace coordination::test
