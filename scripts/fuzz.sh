@@ -15,7 +15,7 @@ while [[ $# -gt 0 ]]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(fuzz_decoders fuzz_stream_reader fuzz_base64)
+[[ ${#targets[@]} -gt 0 ]] || targets=(fuzz_decoders fuzz_stream_reader fuzz_response_parser fuzz_base64)
 
 PACKAGES+=(clang libclang-rt-14-dev)
 install_dependencies

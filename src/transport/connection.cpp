@@ -6,14 +6,14 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/core/error.hpp>
 #include <tuple>
+#include <type_traits>
 
 #include "coordination/error.hpp"
 
@@ -21,79 +21,93 @@ namespace coordination::transport {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
 using asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-// The answer's status and body, nothing else: the gateway's header fields are not needed (Beast
-// itself tracks Content-Length, chunking and keep-alive), so none are stored, which saves an
-// allocation per field and about a tenth of the client's CPU per request.
-class lean_response_parser : public http::basic_parser<false> {
- public:
-  unsigned status = 0;
-  std::string body;
-
- private:
-  void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
-                       beast::error_code&) override {}
-  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override {
-    status = static_cast<unsigned>(code);
-  }
-  void on_field_impl(http::field, beast::string_view, beast::string_view,
-                     beast::error_code&) override {}
-  void on_header_impl(beast::error_code&) override {}
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
-                         beast::error_code&) override {
-    body.clear();
-    if (length) body.reserve(static_cast<std::size_t>(*length));  // within body_limit()
-  }
-  std::size_t on_body_impl(beast::string_view s, beast::error_code&) override {
-    body.append(s.data(), s.size());
-    return s.size();
-  }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view s, beast::error_code&) override {
-    body.append(s.data(), s.size());
-    return s.size();
-  }
-  void on_finish_impl(beast::error_code&) override {}
-};
+// Big enough for a typical gateway answer (header ~250 bytes + body) in one read.
+constexpr std::size_t read_buffer_size = 16 * 1024;
 
 }  // namespace
 
+// The deadline of the operations in flight. Its timer's handler outlives the connection when the
+// connection goes first, so the state is shared and `socket` is cleared by the destructor; a
+// stale firing (the operations it was armed for are over) is told apart by `generation`.
+struct connection::deadline_state {
+  explicit deadline_state(const asio::any_io_executor& ex) : timer(ex) {}
+  asio::steady_timer timer;
+  tcp::socket* socket = nullptr;
+  unsigned generation = 0;
+  bool fired = false;
+};
+
 connection::connection(asio::any_io_executor ex, const endpoint& ep, asio::ssl::context* tls)
-    : ep_(ep) {
+    : ep_(ep), deadline_(std::make_shared<deadline_state>(ex)) {
   if (ep.tls && tls) {
     tls_.emplace(ex, *tls);
   } else {
     tcp_.emplace(ex);
   }
+  deadline_->socket = &socket();
 }
 
 connection::~connection() {
   close();
+  deadline_->socket = nullptr;
 }
 
-beast::tcp_stream& connection::tcp() {
-  return tls_ ? beast::get_lowest_layer(*tls_) : *tcp_;
+tcp::socket& connection::socket() {
+  return tls_ ? tls_->next_layer() : *tcp_;
+}
+
+void connection::arm(clock::time_point deadline) {
+  auto& d = *deadline_;
+  d.fired = false;
+  d.timer.expires_at(deadline);
+  d.timer.async_wait(
+      [state = deadline_, gen = ++d.generation](const boost::system::error_code& ec) {
+        if (ec || gen != state->generation || !state->socket) return;
+        state->fired = true;
+        boost::system::error_code ignored;
+        state->socket->cancel(ignored);  // the operations in flight end with operation_aborted
+      });
+}
+
+connection::deadline_scope::deadline_scope(connection* c, clock::time_point deadline) : c_(c) {
+  c_->arm(deadline);
+}
+
+connection::deadline_scope::~deadline_scope() {
+  c_->disarm();
+}
+
+void connection::disarm() {
+  ++deadline_->generation;
+  deadline_->timer.cancel();
+}
+
+std::error_code connection::io_error(const boost::system::error_code& ec) const {
+  if (ec == asio::error::operation_aborted && deadline_->fired)
+    return std::error_code(boost::system::error_code(beast::error::timeout));
+  return ec;
 }
 
 void connection::close() noexcept {
   keep_alive_ = false;
+  disarm();
   boost::system::error_code ignored;
-  tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
-  tcp().socket().close(ignored);
+  socket().shutdown(tcp::socket::shutdown_both, ignored);
+  socket().close(ignored);
 }
 
 bool connection::reusable(bool check_peer) {
-  if (!keep_alive_ || !tcp().socket().is_open()) return false;
+  if (!keep_alive_ || !socket().is_open()) return false;
   if (!check_peer) return true;
   // An idle keep-alive connection the server closed shows as a readable EOF. Sending a write on
   // it would end in an ambiguous "sent, no answer", so find out before sending.
   char byte;
-  auto n = ::recv(tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  auto n = ::recv(socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return false;
   return n < 0;  // data before a request is garbage too: do not reuse
 }
@@ -101,19 +115,23 @@ bool connection::reusable(bool check_peer) {
 asio::awaitable<std::error_code> connection::connect(clock::time_point deadline) {
   auto ex = co_await asio::this_coro::executor;
   tcp::resolver resolver(ex);
-  auto& stream = tcp();
-  stream.expires_at(deadline);
+  deadline_scope bounded(this, deadline);
   auto [rec, results] = co_await resolver.async_resolve(ep_.host, ep_.port, use_tuple);
-  if (rec) co_return rec;
-  auto [cec, _] = co_await stream.async_connect(results, use_tuple);
-  if (cec) co_return cec;
-  stream.socket().set_option(tcp::no_delay(true));
+  if (rec) co_return io_error(rec);
+  if (deadline_->fired) co_return std::error_code(boost::system::error_code(beast::error::timeout));
+  auto [cec, _] = co_await asio::async_connect(socket(), results, use_tuple);
+  if (cec) co_return io_error(cec);
+  socket().set_option(tcp::no_delay(true));
   if (tls_) {
     if (!SSL_set_tlsext_host_name(tls_->native_handle(), ep_.host.c_str()))
       co_return make_error_code(error::tls_error);
     tls_->set_verify_callback(asio::ssl::host_name_verification(ep_.host));
     auto [hec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, use_tuple);
-    if (hec) co_return hec;
+    if (hec) co_return io_error(hec);
+  } else {
+    // Requests are first written straight away (send()): a full socket buffer must answer
+    // would_block rather than block the thread.
+    socket().non_blocking(true);
   }
   keep_alive_ = true;
   co_return std::error_code{};
@@ -122,8 +140,8 @@ asio::awaitable<std::error_code> connection::connect(clock::time_point deadline)
 asio::awaitable<exchange_result> connection::exchange(const http_request& req,
                                                       clock::time_point deadline,
                                                       std::size_t max_body) {
-  tcp().expires_at(deadline);
   keep_alive_ = false;  // true again only after a complete keep-alive answer
+  deadline_scope bounded(this, deadline);
   if (tls_) co_return co_await exchange_on(*tls_, req, max_body);
   co_return co_await exchange_on(*tcp_, req, max_body);
 }
@@ -139,20 +157,47 @@ void connection::format_head(const http_request& req) {
   head_.append("\r\n\r\n");
 }
 
+template <class Stream>
+asio::awaitable<std::error_code> connection::send(Stream& s, const http_request& req) {
+  format_head(req);
+  std::size_t sent = 0;
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    // Straight away first: a request nearly always fits the socket buffer, which saves the
+    // round through the event loop an asynchronous write costs even when it completes at once.
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(req.body)};
+    boost::system::error_code ec;
+    sent = s.write_some(bufs, ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again)
+      co_return io_error(ec);
+  } else {
+    // TLS: one buffer, so that the request goes out in one record.
+    head_.append(req.body);
+  }
+  const std::size_t total =
+      head_.size() + (std::is_same_v<Stream, tcp::socket> ? req.body.size() : 0);
+  if (sent == total) co_return std::error_code{};
+  // The rest (what did not fit): head then body, from where the first write stopped.
+  std::array<asio::const_buffer, 2> rest{};
+  if (sent < head_.size()) {
+    rest[0] = asio::buffer(head_.data() + sent, head_.size() - sent);
+    if constexpr (std::is_same_v<Stream, tcp::socket>) rest[1] = asio::buffer(req.body);
+  } else {
+    rest[0] = asio::buffer(req.body.data() + (sent - head_.size()), total - sent);
+  }
+  auto [ec, n] = co_await asio::async_write(s, rest, use_tuple);
+  co_return io_error(ec);
+}
+
 asio::awaitable<std::error_code> connection::send_streaming(const http_request& req,
                                                             clock::time_point deadline) {
   keep_alive_ = false;
-  tcp().expires_at(deadline);
-  format_head(req);
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(req.body)};
+  deadline_scope bounded(this, deadline);
   // (if/else, not ?: — GCC 12 mishandles co_await inside a conditional expression)
-  std::tuple<boost::system::error_code, std::size_t> result;
+  std::error_code ec;
   if (tls_)
-    result = co_await asio::async_write(*tls_, bufs, use_tuple);
+    ec = co_await send(*tls_, req);
   else
-    result = co_await asio::async_write(*tcp_, bufs, use_tuple);
-  auto [ec, n] = result;
-  tcp().expires_never();
+    ec = co_await send(*tcp_, req);
   co_return ec;
 }
 
@@ -173,27 +218,43 @@ template <class Stream>
 asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_request& req,
                                                          std::size_t max_body) {
   exchange_result out;
-  format_head(req);
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(req.body)};
-  auto [wec, _] = co_await asio::async_write(s, bufs, use_tuple);
-  if (wec) {
-    out.ec = wec;
+  if (auto ec = co_await send(s, req)) {
+    out.ec = ec;
     out.where = stage::send;
     co_return out;
   }
-  lean_response_parser parser;
-  parser.body_limit(max_body);
-  buffer_.clear();
-  auto [rec, n] = co_await http::async_read(s, buffer_, parser, use_tuple);
   out.where = stage::receive;
-  if (rec) {
-    out.ec = rec == http::error::body_limit ? make_error_code(error::response_too_large)
-                                            : std::error_code(rec);
-    co_return out;
+  if (!read_buffer_) read_buffer_ = std::make_unique<char[]>(read_buffer_size);
+  parser_.reset(max_body);
+  bool extra = false;  // bytes after the answer: the connection is out of step, not reusable
+  while (!parser_.done()) {
+    // A long Content-Length body is read straight into place.
+    const bool direct = parser_.body_due() >= read_buffer_size;
+    auto buf = direct ? asio::buffer(parser_.body_tail(), parser_.body_due())
+                      : asio::buffer(read_buffer_.get(), read_buffer_size);
+    auto [rec, n] = co_await s.async_read_some(buf, use_tuple);
+    std::error_code pec;
+    if (rec == asio::error::eof || rec == asio::ssl::error::stream_truncated) {
+      parser_.feed_eof(pec);
+    } else if (rec) {
+      out.ec = io_error(rec);
+      co_return out;
+    } else if (direct) {
+      parser_.body_written(n);
+    } else {
+      auto used = parser_.feed(std::string_view(read_buffer_.get(), n), pec);
+      extra = used < n;
+    }
+    if (pec) {
+      out.ec = pec;
+      out.why = parser_.why();
+      co_return out;
+    }
+    if (rec) break;  // the end of a body delimited by the connection's end
   }
-  out.response.status = parser.status;
-  out.response.body = std::move(parser.body);
-  keep_alive_ = parser.keep_alive() && buffer_.size() == 0;
+  out.response.status = parser_.status();
+  out.response.body = std::move(parser_.body());
+  keep_alive_ = parser_.keep_alive() && !extra && !deadline_->fired;
   co_return out;
 }
 

@@ -5,16 +5,17 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
 
 #include "transport/endpoint.hpp"
+#include "transport/response_parser.hpp"
 
 namespace coordination::transport {
 
@@ -37,7 +38,8 @@ struct http_response {
 enum class stage { connect, send, receive };
 
 struct exchange_result {
-  std::error_code ec;  // transport error (asio/beast/ssl), or a coordination::error
+  std::error_code ec;    // transport error (asio/beast/ssl), or a coordination::error
+  std::string_view why;  // for a protocol_error: what was wrong with the answer (static text)
   stage where = stage::receive;
   http_response response;
 };
@@ -47,7 +49,8 @@ class connection {
   connection(boost::asio::any_io_executor ex, const endpoint& ep, boost::asio::ssl::context* tls);
   ~connection();
 
-  // TCP connect (and TLS handshake) bounded by `deadline`.
+  // TCP connect (and TLS handshake) bounded by `deadline` (a passed deadline ends an operation
+  // with beast::error::timeout, as for exchange() and send_streaming()).
   boost::asio::awaitable<std::error_code> connect(clock::time_point deadline);
   // Sends `req`, reads the answer (body at most `max_body` bytes), all before `deadline`.
   boost::asio::awaitable<exchange_result> exchange(const http_request& req,
@@ -67,17 +70,39 @@ class connection {
   const endpoint& remote() const { return ep_; }
 
  private:
+  struct deadline_state;
+  using tcp_socket = boost::asio::ip::tcp::socket;
+
   void format_head(const http_request& req);
+  template <class Stream>
+  boost::asio::awaitable<std::error_code> send(Stream& s, const http_request& req);
   template <class Stream>
   boost::asio::awaitable<exchange_result> exchange_on(Stream& s, const http_request& req,
                                                       std::size_t max_body);
-  boost::beast::tcp_stream& tcp();
+  // One timer bounds the operations in flight: armed for the scope's life.
+  class deadline_scope {
+   public:
+    deadline_scope(connection* c, clock::time_point deadline);
+    ~deadline_scope();
+    deadline_scope(const deadline_scope&) = delete;
+    deadline_scope& operator=(const deadline_scope&) = delete;
+
+   private:
+    connection* c_;
+  };
+  void arm(clock::time_point deadline);
+  void disarm();
+  // An I/O error as the caller sees it: the cancellation done by a passed deadline is a timeout.
+  std::error_code io_error(const boost::system::error_code& ec) const;
+  tcp_socket& socket();
 
   const endpoint& ep_;
-  std::optional<boost::beast::tcp_stream> tcp_;
-  std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_;
-  boost::beast::flat_buffer buffer_;
+  std::optional<tcp_socket> tcp_;
+  std::optional<boost::asio::ssl::stream<tcp_socket>> tls_;
+  std::shared_ptr<deadline_state> deadline_;  // shared with the timer's handler
+  std::unique_ptr<char[]> read_buffer_;
   std::string head_;
+  response_parser parser_;
   bool keep_alive_ = false;
 };
 

@@ -64,9 +64,10 @@ bool is_tls_failure(const std::error_code& ec) {
          ec == make_error_code(error::tls_error);
 }
 
-std::string describe(const std::error_code& ec) {
+std::string describe(const std::error_code& ec, std::string_view why = {}) {
   if (matches(ec, beast::error::timeout)) return "deadline passed";
-  return ec.message();
+  if (why.empty()) return ec.message();
+  return ec.message() + ": " + std::string(why);
 }
 
 }  // namespace
@@ -303,10 +304,10 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
           throw coordination_error(error::tls_error, url + ": " + res.ec.message());
         mark_failed(index);
         if (sent && kind == call_kind::write)
-          throw coordination_error(error::outcome_unknown,
-                                   url + std::string(path) + ": " + describe(res.ec) + lost);
+          throw coordination_error(error::outcome_unknown, url + std::string(path) + ": " +
+                                                               describe(res.ec, res.why) + lost);
         last_code = make_error_code(error::unavailable);
-        last_message = url + std::string(path) + ": " + describe(res.ec);
+        last_message = url + std::string(path) + ": " + describe(res.ec, res.why);
         resend = true;
       } else {
         conn.reset();  // back to the pool

@@ -11,6 +11,7 @@
 
 #include "coordination/error.hpp"
 #include "detail/codec.hpp"
+#include "split_input.hpp"
 #include "transport/stream_reader.hpp"
 
 using namespace coordination;
@@ -29,9 +30,7 @@ outcome read_all(std::string_view in, std::string_view cuts) {
   transport::stream_reader r(64 * 1024);
   std::size_t pos = 0, k = 0;
   while (pos < in.size() && !o.error) {
-    std::size_t n =
-        cuts.empty() ? in.size() : 1 + static_cast<unsigned char>(cuts[k++ % cuts.size()]) % 64;
-    n = std::min(n, in.size() - pos);
+    std::size_t n = next_piece(cuts, k++, in.size() - pos);
     o.error = r.feed(in.substr(pos, n));
     pos += n;
     while (auto m = r.next_message()) o.messages.push_back(std::move(*m));
@@ -44,11 +43,9 @@ outcome read_all(std::string_view in, std::string_view cuts) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size < 1) return 0;
-  // First byte: how many of the next bytes describe the cuts.
-  std::size_t ncuts = std::min<std::size_t>(data[0] % 8, size - 1);
-  std::string_view cuts(reinterpret_cast<const char*>(data) + 1, ncuts);
-  std::string_view in(reinterpret_cast<const char*>(data) + 1 + ncuts, size - 1 - ncuts);
+  split_input split;
+  if (!split.parse(data, size)) return 0;
+  auto [cuts, in] = split;
 
   auto whole = read_all(in, {});
   auto pieces = read_all(in, cuts);

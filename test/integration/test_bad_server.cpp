@@ -19,7 +19,25 @@ using namespace std::chrono_literals;
 
 namespace {
 
-enum class behaviour { garbage, wrong_types, truncated, stall, html_500, huge, no_leader, hang_up };
+enum class behaviour {
+  garbage,
+  wrong_types,
+  truncated,
+  stall,
+  html_500,
+  huge,
+  no_leader,
+  hang_up,
+  not_http,
+  bad_chunk,
+  chunked,             // a valid answer, chunked
+  close_after_answer,  // a valid answer with "Connection: close", then the server hangs up
+};
+
+// A valid answer to both the range and the put the tests send.
+const std::string valid_json =
+    R"({"header":{"revision":"5"},"kvs":[{"key":"aw==","value":"dg==","create_revision":"2",)"
+    R"("mod_revision":"5","version":"1"}],"count":"1"})";
 
 class fake_gateway {
  public:
@@ -98,11 +116,34 @@ class fake_gateway {
           break;
         case behaviour::hang_up:
           co_return;
+        case behaviour::not_http:
+          answer = "SSH-2.0-OpenSSH_9.2\r\n\r\n";
+          break;
+        case behaviour::bad_chunk:
+          answer =
+              "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":1}\r\n0\r\n\r\n";
+          break;
+        case behaviour::chunked:
+          answer = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                   chunk(valid_json.substr(0, 9)) + chunk(valid_json.substr(9)) + "0\r\n\r\n";
+          break;
+        case behaviour::close_after_answer: {
+          answer = reply(200, valid_json);
+          answer.insert(answer.find("\r\n") + 2, "Connection: close\r\n");
+          co_await asio::async_write(*s, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
+          co_return;
+        }
       }
       auto [wec, _] =
           co_await asio::async_write(*s, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
       if (wec) co_return;
     }
+  }
+
+  static std::string chunk(const std::string& data) {
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    return size + data + "\r\n";
   }
 
   static std::string reply(int status, const std::string& body) {
@@ -114,8 +155,9 @@ class fake_gateway {
   behaviour behaviour_;
 };
 
-// Runs a get and a put against a fake gateway behaving as `b`; checks the codes and the time.
-void check(behaviour b, error read_code, error write_code) {
+// Runs a get and a put against a fake gateway behaving as `b`; checks the codes, the time, and
+// that each error's text has `says` in it.
+void check(behaviour b, error read_code, error write_code, const std::string& says = "") {
   run([&](asio::io_context& io) -> asio::awaitable<void> {
     fake_gateway fake(io, b);
     auto cfg = config_for({fake.url()});
@@ -135,9 +177,30 @@ void check(behaviour b, error read_code, error write_code) {
         BOOST_TEST(e.code() == (write ? write_code : read_code), (write ? "put: " : "get: ")
                                                                      << e.what());
         BOOST_TEST(!e.diagnostic().empty());
+        BOOST_TEST(std::string(e.what()).find(says) != std::string::npos, e.what());
       }
       BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
     }
+    fake.stop();
+  });
+}
+
+// A gateway answering well in an unusual but valid way: calls succeed.
+void check_served(behaviour b) {
+  run([&](asio::io_context& io) -> asio::awaitable<void> {
+    fake_gateway fake(io, b);
+    auto cfg = config_for({fake.url()});
+    cfg.request_timeout = 2s;
+    client c(io.get_executor(), cfg);
+    for (int i = 0; i < 3; ++i) {
+      auto kv = co_await c.get("k");
+      BOOST_TEST_REQUIRE(kv.has_value());
+      BOOST_TEST(kv->value == "v");
+      BOOST_TEST(kv->mod_revision == 5);
+      auto put = co_await c.put("k", "v");
+      BOOST_TEST(put.header.revision == 5);
+    }
+    BOOST_TEST(fake.requests == 6);
     fake.stop();
   });
 }
@@ -170,6 +233,20 @@ BOOST_AUTO_TEST_CASE(no_leader) {
 }
 BOOST_AUTO_TEST_CASE(hang_up_before_answering) {
   check(behaviour::hang_up, error::unavailable, error::outcome_unknown);
+}
+
+BOOST_AUTO_TEST_CASE(not_http_at_all) {
+  check(behaviour::not_http, error::unavailable, error::outcome_unknown, "bad status line");
+}
+BOOST_AUTO_TEST_CASE(malformed_chunk) {
+  check(behaviour::bad_chunk, error::unavailable, error::outcome_unknown,
+        "chunk data not followed by CR LF");
+}
+BOOST_AUTO_TEST_CASE(chunked_answers_are_read) {
+  check_served(behaviour::chunked);
+}
+BOOST_AUTO_TEST_CASE(connection_close_answers_are_read_and_the_next_call_reconnects) {
+  check_served(behaviour::close_after_answer);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
