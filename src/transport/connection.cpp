@@ -74,12 +74,14 @@ void connection::arm(clock::time_point deadline) {
       });
 }
 
-connection::deadline_scope::deadline_scope(connection* c, clock::time_point deadline) : c_(c) {
-  c_->arm(deadline);
+void connection::deadline_scope::arm() {
+  if (armed_) return;
+  armed_ = true;
+  c_->arm(deadline_);
 }
 
 connection::deadline_scope::~deadline_scope() {
-  c_->disarm();
+  if (armed_) c_->disarm();
 }
 
 void connection::disarm() {
@@ -116,6 +118,7 @@ asio::awaitable<std::error_code> connection::connect(clock::time_point deadline)
   auto ex = co_await asio::this_coro::executor;
   tcp::resolver resolver(ex);
   deadline_scope bounded(this, deadline);
+  bounded.arm();
   auto [rec, results] = co_await resolver.async_resolve(ep_.host, ep_.port, use_tuple);
   if (rec) co_return io_error(rec);
   if (deadline_->fired) co_return std::error_code(boost::system::error_code(beast::error::timeout));
@@ -142,8 +145,8 @@ asio::awaitable<exchange_result> connection::exchange(const http_request& req,
                                                       std::size_t max_body) {
   keep_alive_ = false;  // true again only after a complete keep-alive answer
   deadline_scope bounded(this, deadline);
-  if (tls_) co_return co_await exchange_on(*tls_, req, max_body);
-  co_return co_await exchange_on(*tcp_, req, max_body);
+  if (tls_) co_return co_await exchange_on(*tls_, req, max_body, bounded);
+  co_return co_await exchange_on(*tcp_, req, max_body, bounded);
 }
 
 void connection::format_head(const http_request& req) {
@@ -158,7 +161,8 @@ void connection::format_head(const http_request& req) {
 }
 
 template <class Stream>
-asio::awaitable<std::error_code> connection::send(Stream& s, const http_request& req) {
+asio::awaitable<std::error_code> connection::send(Stream& s, const http_request& req,
+                                                  deadline_scope& bounded) {
   format_head(req);
   std::size_t sent = 0;
   if constexpr (std::is_same_v<Stream, tcp::socket>) {
@@ -173,6 +177,8 @@ asio::awaitable<std::error_code> connection::send(Stream& s, const http_request&
     // TLS: one buffer, so that the request goes out in one record.
     head_.append(req.body);
   }
+  // What follows waits (the write's rest, then the answer): the deadline matters from here.
+  bounded.arm();
   const std::size_t total =
       head_.size() + (std::is_same_v<Stream, tcp::socket> ? req.body.size() : 0);
   if (sent == total) co_return std::error_code{};
@@ -195,9 +201,9 @@ asio::awaitable<std::error_code> connection::send_streaming(const http_request& 
   // (if/else, not ?: — GCC 12 mishandles co_await inside a conditional expression)
   std::error_code ec;
   if (tls_)
-    ec = co_await send(*tls_, req);
+    ec = co_await send(*tls_, req, bounded);
   else
-    ec = co_await send(*tcp_, req);
+    ec = co_await send(*tcp_, req, bounded);
   co_return ec;
 }
 
@@ -216,9 +222,10 @@ asio::awaitable<std::pair<std::error_code, std::size_t>> connection::read_some(c
 
 template <class Stream>
 asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_request& req,
-                                                         std::size_t max_body) {
+                                                         std::size_t max_body,
+                                                         deadline_scope& bounded) {
   exchange_result out;
-  if (auto ec = co_await send(s, req)) {
+  if (auto ec = co_await send(s, req, bounded)) {
     out.ec = ec;
     out.where = stage::send;
     co_return out;

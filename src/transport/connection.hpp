@@ -73,23 +73,30 @@ class connection {
   struct deadline_state;
   using tcp_socket = boost::asio::ip::tcp::socket;
 
-  void format_head(const http_request& req);
-  template <class Stream>
-  boost::asio::awaitable<std::error_code> send(Stream& s, const http_request& req);
-  template <class Stream>
-  boost::asio::awaitable<exchange_result> exchange_on(Stream& s, const http_request& req,
-                                                      std::size_t max_body);
-  // One timer bounds the operations in flight: armed for the scope's life.
+  // One timer bounds the operations in flight: from arm() to the scope's end. A request is
+  // first written without waiting (send()), so the timer is set only after that, off the path
+  // from one answer to the next request.
   class deadline_scope {
    public:
-    deadline_scope(connection* c, clock::time_point deadline);
+    deadline_scope(connection* c, clock::time_point deadline) : c_(c), deadline_(deadline) {}
     ~deadline_scope();
     deadline_scope(const deadline_scope&) = delete;
     deadline_scope& operator=(const deadline_scope&) = delete;
+    void arm();
 
    private:
     connection* c_;
+    clock::time_point deadline_;
+    bool armed_ = false;
   };
+  void format_head(const http_request& req);
+  template <class Stream>
+  boost::asio::awaitable<std::error_code> send(Stream& s, const http_request& req,
+                                               deadline_scope& bounded);
+  template <class Stream>
+  boost::asio::awaitable<exchange_result> exchange_on(Stream& s, const http_request& req,
+                                                      std::size_t max_body,
+                                                      deadline_scope& bounded);
   void arm(clock::time_point deadline);
   void disarm();
   // An I/O error as the caller sees it: the cancellation done by a passed deadline is a timeout.

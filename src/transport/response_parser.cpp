@@ -1,6 +1,7 @@
 #include "transport/response_parser.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "coordination/error.hpp"
@@ -36,16 +37,23 @@ bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-// A header name: visible ASCII except the separators that cannot be in a token.
+// Header name bytes: visible ASCII except the separators that cannot be in a token (a table,
+// one lookup per byte).
+constexpr std::array<bool, 256> token_chars = [] {
+  std::array<bool, 256> t{};
+  for (unsigned c = 0x21; c < 0x7f; ++c) t[c] = true;
+  for (char s : std::string_view("\"(),/:;<=>?@[\\]{}")) t[static_cast<unsigned char>(s)] = false;
+  return t;
+}();
+
 bool is_token_char(char c) {
-  auto u = static_cast<unsigned char>(c);
-  return u > 0x20 && u < 0x7f && !std::strchr("\"(),/:;<=>?@[\\]{}", c);
+  return token_chars[static_cast<unsigned char>(c)];
 }
 
-// A header value: anything but control characters (tab allowed); bytes >= 0x80 pass (obs-text).
-bool is_value_char(char c) {
-  auto u = static_cast<unsigned char>(c);
-  return u == '\t' || (u >= 0x20 && u != 0x7f);
+bool all_token_chars(std::string_view s) {
+  bool ok = true;
+  for (char c : s) ok &= is_token_char(c);
+  return ok;
 }
 
 int hex_value(char c) {
@@ -74,7 +82,8 @@ void response_parser::reset(std::size_t max_body) {
   max_body_ = max_body;
   status_ = 0;
   keep_alive_ = false;
-  http10_ = close_ = keep_alive_token_ = chunked_ = has_length_ = has_encoding_ = chunk_cr_ = false;
+  http10_ = close_ = keep_alive_token_ = chunked_ = has_length_ = has_encoding_ = chunks_seen_ =
+      chunk_cr_ = false;
   error_ = {};
   length_ = chunk_left_ = 0;
   filled_ = trailer_bytes_ = 0;
@@ -123,25 +132,33 @@ std::size_t response_parser::take_line(std::string_view data, std::size_t limit,
 
 bool response_parser::header_field(std::string_view name, std::string_view value,
                                    std::error_code& ec) {
+  bool conflict = false;
   if (iequals(name, "content-length")) {
-    if (value.empty() || !std::all_of(value.begin(), value.end(), is_digit))
+    // A number; a list of equal numbers (a duplicated field folded into one) is read as one.
+    bool valid = !value.empty();
+    for_each_token(value, [&](std::string_view t) {
+      std::uint64_t n = 0;
+      for (char c : t) {
+        valid &= is_digit(c) && n <= (UINT64_MAX - 9) / 10;
+        n = n * 10 + static_cast<unsigned>(c - '0');
+      }
+      if (valid && has_length_ && n != length_) conflict = true;
+      has_length_ = true;
+      length_ = n;
+    });
+    if (!valid || value.find_first_not_of(", \t") == std::string_view::npos)
       return fail(ec, "bad Content-Length"), false;
-    std::uint64_t n = 0;
-    for (char c : value) {
-      if (n > (UINT64_MAX - 9) / 10) return fail(ec, "bad Content-Length"), false;
-      n = n * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (has_length_ && n != length_) return fail(ec, "conflicting Content-Length fields"), false;
-    has_length_ = true;
-    length_ = n;
+    if (conflict) return fail(ec, "conflicting Content-Length fields"), false;
   } else if (iequals(name, "transfer-encoding")) {
     // Only the last coding counts; when it is not chunked, the body runs to the connection's
     // end (RFC 9112 6.3) and its codings are left for the JSON decoder to refuse.
+    // Codings with ;parameters, and chunked applied twice (RFC 9112 7.1), are refused.
     std::string_view last;
     bool valid = true;
     for_each_token(value, [&](std::string_view t) {
-      last = t;  // (codings with ;parameters are refused: no server sends them)
-      valid &= std::all_of(t.begin(), t.end(), is_token_char);
+      valid &= all_token_chars(t) && !(chunks_seen_ && iequals(t, "chunked"));
+      chunks_seen_ |= iequals(t, "chunked");
+      last = t;
     });
     if (!valid || last.empty()) return fail(ec, "bad Transfer-Encoding"), false;
     chunked_ = iequals(last, "chunked");
@@ -155,20 +172,38 @@ bool response_parser::header_field(std::string_view name, std::string_view value
   return true;
 }
 
+// Counts of the bytes of a header block that matter to its validity, in one pass the compiler
+// can vectorise: control characters other than HT, CR and LF (never allowed), CRs and LFs (each
+// must be part of a CRLF pair, which the caller checks by counting the lines it split off).
+struct byte_census {
+  std::size_t controls = 0, crs = 0, lfs = 0;
+  explicit byte_census(std::string_view s) {
+    for (char ch : s) {
+      auto c = static_cast<unsigned char>(ch);
+      controls += (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f;
+      crs += c == '\r';
+      lfs += c == '\n';
+    }
+  }
+};
+
 bool response_parser::parse_head(std::string_view head, std::error_code& ec) {
+  const byte_census census(head);
+  if (census.controls != 0) return fail(ec, "control character in the header"), false;
+  std::size_t lines = 0;  // CRLF-terminated, the blank one included
+
   // Status line: HTTP/1.x SP 3DIGIT [SP reason] CRLF
   auto eol = head.find("\r\n");
+  ++lines;
   auto line = head.substr(0, eol);
   if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || line[8] != ' ' || !is_digit(line[9]) ||
       !is_digit(line[10]) || !is_digit(line[11]) || (line.size() > 12 && line[12] != ' '))
     return fail(ec, "bad status line"), false;
   if (line[7] != '0' && line[7] != '1') return fail(ec, "unsupported HTTP version"), false;
-  if (!std::all_of(line.begin() + 12, line.end(), is_value_char))
-    return fail(ec, "bad status line"), false;
   http10_ = line[7] == '0';
   status_ = static_cast<unsigned>((line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0'));
   if (status_ < 100) return fail(ec, "bad status code"), false;
-  close_ = keep_alive_token_ = chunked_ = has_length_ = has_encoding_ = false;
+  close_ = keep_alive_token_ = chunked_ = has_length_ = has_encoding_ = chunks_seen_ = false;
   length_ = 0;
 
   // Fields, one per line, up to the blank line (the block ends with CRLF CRLF). A line that
@@ -177,6 +212,7 @@ bool response_parser::parse_head(std::string_view head, std::error_code& ec) {
     auto end = head.find("\r\n", pos);
     auto l = head.substr(pos, end - pos);
     pos = end + 2;
+    ++lines;
     return l;
   };
   std::size_t pos = eol + 2;
@@ -190,21 +226,19 @@ bool response_parser::parse_head(std::string_view head, std::error_code& ec) {
     if (colon == std::string_view::npos || colon == 0) return fail(ec, "bad header line"), false;
     auto name = field.substr(0, colon);
     auto value = trim(field.substr(colon + 1));
-    if (!std::all_of(name.begin(), name.end(), is_token_char) ||
-        !std::all_of(value.begin(), value.end(), is_value_char))
-      return fail(ec, "bad header line"), false;
+    if (!all_token_chars(name)) return fail(ec, "bad header line"), false;
     if (is_space(head[pos])) {
       folded.assign(value);
       while (is_space(head[pos])) {
         auto more = trim(next_line(pos));
-        if (!std::all_of(more.begin(), more.end(), is_value_char))
-          return fail(ec, "bad header line"), false;
         if (!more.empty()) folded.append(folded.empty() ? "" : " ").append(more);
       }
       value = folded;
     }
     if (!header_field(name, value, ec)) return false;
   }
+  if (census.crs != lines || census.lfs != lines)
+    return fail(ec, "CR or LF outside a line end in the header"), false;
 
   if (status_ < 200) {
     if (status_ == 101) return fail(ec, "unexpected 101 Switching Protocols"), false;

@@ -80,6 +80,7 @@ class response_parser {
   bool chunked_ = false;
   bool has_length_ = false;
   bool has_encoding_ = false;  // a Transfer-Encoding field (chunked_: its last coding is chunked)
+  bool chunks_seen_ = false;   // "chunked" was among the codings
   bool chunk_cr_ = false;      // the CR after a chunk's data was read, the LF is due
   std::uint64_t length_ = 0;
   std::uint64_t chunk_left_ = 0;

@@ -158,6 +158,9 @@ BOOST_AUTO_TEST_CASE(what_beast_would_refuse_but_is_harmless) {
   auto twice = parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc");
   BOOST_TEST(!twice.ec);
   BOOST_TEST(twice.body == "abc");
+  auto listed = parse("HTTP/1.1 200 OK\r\nContent-Length: 3, 003\r\n\r\nabc");
+  BOOST_TEST(!listed.ec);
+  BOOST_TEST(listed.body == "abc");
 }
 
 BOOST_AUTO_TEST_CASE(bytes_after_the_answer_are_left) {
@@ -215,6 +218,9 @@ BOOST_AUTO_TEST_CASE(malformed_answers_are_refused_with_the_reason) {
                  "bad Content-Length");
   expect_refused("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
                  "conflicting Content-Length");
+  expect_refused("HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", "conflicting Content-Length");
+  expect_refused("HTTP/1.1 200 OK\r\nContent-Length: ,\r\n\r\n", "bad Content-Length");
+  expect_refused("HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n", "bad Content-Length");
   expect_refused("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n",
                  "both Content-Length and Transfer-Encoding");
   expect_refused("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked H\r\n\r\n",
@@ -226,7 +232,11 @@ BOOST_AUTO_TEST_CASE(malformed_answers_are_refused_with_the_reason) {
   expect_refused("HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "bad header line");
   expect_refused("HTTP/1.1 200 OK\r\n: no name\r\n\r\n", "bad header line");
   expect_refused("HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", "bad header line");
-  expect_refused(std::string("HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n", 27), "bad header line");
+  expect_refused(std::string("HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n", 27),
+                 "control character in the header");
+  expect_refused("HTTP/1.1 200 OK\r\nX: a\nb\r\n\r\n", "CR or LF outside a line end");
+  expect_refused("HTTP/1.1 200 OK\rX: a\r\n\r\n", "CR or LF outside a line end");
+  expect_refused("HTTP/1.1 200 OK\x7f\r\n\r\n", "control character in the header");
   expect_refused("HTTP/1.1 101 Switching Protocols\r\n\r\n", "101");
   expect_refused("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size");
   expect_refused("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", "bad chunk size");
