@@ -162,30 +162,37 @@ std::optional<element> member_of(element obj, const char* name) {
   return v;
 }
 
-std::int64_t i64(element obj, const char* name) {
-  auto v = member_of(obj, name);
-  if (!v) return 0;
+// The member's value as a number (etcd's gateway writes 64-bit integers as strings).
+std::int64_t i64_value(element v, const char* name) {
   std::int64_t out = 0;
-  if (!v->get_int64().get(out)) return out;
+  if (!v.get_int64().get(out)) return out;
   std::string_view s;
-  if (!v->get_string().get(s)) {
+  if (!v.get_string().get(s)) {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     if (ec == std::errc() && p == s.data() + s.size()) return out;
   }
   bad(std::string("field '") + name + "' is not an integer");
 }
 
-std::uint64_t u64(element obj, const char* name) {
-  auto v = member_of(obj, name);
-  if (!v) return 0;
+std::uint64_t u64_value(element v, const char* name) {
   std::uint64_t out = 0;
-  if (!v->get_uint64().get(out)) return out;
+  if (!v.get_uint64().get(out)) return out;
   std::string_view s;
-  if (!v->get_string().get(s)) {
+  if (!v.get_string().get(s)) {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     if (ec == std::errc() && p == s.data() + s.size()) return out;
   }
   bad(std::string("field '") + name + "' is not an unsigned integer");
+}
+
+std::int64_t i64(element obj, const char* name) {
+  auto v = member_of(obj, name);
+  return v ? i64_value(*v, name) : 0;
+}
+
+std::uint64_t u64(element obj, const char* name) {
+  auto v = member_of(obj, name);
+  return v ? u64_value(*v, name) : 0;
 }
 
 bool boolean(element obj, const char* name) {
@@ -196,22 +203,35 @@ bool boolean(element obj, const char* name) {
   return out;
 }
 
+std::string_view text_view_value(element v, const char* name) {
+  std::string_view out;
+  if (v.get_string().get(out)) bad(std::string("field '") + name + "' is not a string");
+  return out;
+}
+
 std::string_view text_view(element obj, const char* name) {
   auto v = member_of(obj, name);
-  if (!v) return {};
-  std::string_view out;
-  if (v->get_string().get(out)) bad(std::string("field '") + name + "' is not a string");
-  return out;
+  return v ? text_view_value(*v, name) : std::string_view{};
 }
 
 std::string text(element obj, const char* name) {
   return std::string(text_view(obj, name));
 }
 
-std::string bytes(element obj, const char* name) {
-  auto decoded = base64_decode(text_view(obj, name));
+std::string bytes_value(element v, const char* name) {
+  auto decoded = base64_decode(text_view_value(v, name));
   if (!decoded) bad(std::string("field '") + name + "' is not base64");
   return std::move(*decoded);
+}
+
+// Calls f(key, value) for each non-null member of `obj`, in one pass (for the objects every
+// answer carries, where a lookup per field would scan the members again each time).
+template <class F>
+void each_member(element obj, const char* what, F f) {
+  dom::object o;
+  if (obj.get_object().get(o)) bad(std::string(what) + " is not an object");
+  for (auto field : o)
+    if (!field.value.is_null()) f(field.key, field.value);
 }
 
 // An empty array / object for absent members: each a document of its own (its elements point
@@ -249,14 +269,37 @@ std::string text_of(element e) {
 }
 
 response_header header_of(element j) {
-  element h = object(j, "header");
-  return {u64(h, "cluster_id"), u64(h, "member_id"), i64(h, "revision"), u64(h, "raft_term")};
+  response_header h;
+  each_member(object(j, "header"), "header", [&](std::string_view k, element v) {
+    if (k == "revision")
+      h.revision = i64_value(v, "revision");
+    else if (k == "cluster_id")
+      h.cluster_id = u64_value(v, "cluster_id");
+    else if (k == "member_id")
+      h.member_id = u64_value(v, "member_id");
+    else if (k == "raft_term")
+      h.raft_term = u64_value(v, "raft_term");
+  });
+  return h;
 }
 
 key_value kv_of(element j) {
-  if (!j.is_object()) bad("a kv is not an object");
-  return {bytes(j, "key"),        bytes(j, "value"), i64(j, "create_revision"),
-          i64(j, "mod_revision"), i64(j, "version"), i64(j, "lease")};
+  key_value kv;
+  each_member(j, "a kv", [&](std::string_view k, element v) {
+    if (k == "key")
+      kv.key = bytes_value(v, "key");
+    else if (k == "value")
+      kv.value = bytes_value(v, "value");
+    else if (k == "create_revision")
+      kv.create_revision = i64_value(v, "create_revision");
+    else if (k == "mod_revision")
+      kv.mod_revision = i64_value(v, "mod_revision");
+    else if (k == "version")
+      kv.version = i64_value(v, "version");
+    else if (k == "lease")
+      kv.lease = i64_value(v, "lease");
+  });
+  return kv;
 }
 
 range_result range_of(element j) {
