@@ -10,9 +10,12 @@
 # too: wrk's is its process CPU time (user + sys) divided by its requests.
 #
 # Usage: scripts/bench.sh [--plot] [--quick] [--duration S] [--clients "1 16 64"]
-#                         [--workloads "put get"] [--value-size B] [--no-build]
+#                         [--workloads "put get"] [--value-size B] [--rounds N] [--no-build]
 #   --plot        also write docs/bench.svg (throughput and p99 against client count)
 #   --quick       2 s per run, clients "1 16" (explicit --duration/--clients still win)
+#   --rounds N    N coord-bench runs per row, each between two wrk runs (wrk, coord, wrk, coord,
+#                 ..., wrk); the row is the round with the median ratio (default 1). On a
+#                 shared machine one run's ratio swings by about 0.1; the median of 3-5 less so.
 #   --no-build    use the binaries already in $BUILD_DIR instead of building
 # Environment: BENCH_ENDPOINTS (use this etcd instead of a throwaway one; its first URL is used;
 # `put` writes keys under bench/), COORD_BENCH (the coord-bench binary), WRK_THREADS (wrk -t,
@@ -30,6 +33,7 @@ WORKLOADS="put get"
 VALUE_SIZE=128
 PLOT=0
 BUILD=1
+ROUNDS=1
 quick=0 duration_set=0 clients_set=0
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -40,6 +44,7 @@ while [[ $# -gt 0 ]]; do
     --clients) [[ $# -ge 2 ]] || die "--clients needs a value"; CLIENTS=$2; clients_set=1; shift ;;
     --workloads) [[ $# -ge 2 ]] || die "--workloads needs a value"; WORKLOADS=$2; shift ;;
     --value-size) [[ $# -ge 2 ]] || die "--value-size needs a value"; VALUE_SIZE=$2; shift ;;
+    --rounds) [[ $# -ge 2 ]] || die "--rounds needs a value"; ROUNDS=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage; die "unknown argument: $1" ;;
   esac
@@ -53,6 +58,7 @@ CLIENTS=${CLIENTS//,/ }
 WORKLOADS=${WORKLOADS//,/ }
 # wrk takes whole seconds only
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration must be a whole number of seconds >= 1: $DURATION"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a whole number >= 1: $ROUNDS"
 [[ $VALUE_SIZE =~ ^[0-9]+$ ]] || die "--value-size must be a number of bytes: $VALUE_SIZE"
 # wrk gets the base64 value in an environment variable, which Linux caps at 128 KiB
 [[ $VALUE_SIZE -le 65536 ]] || die "--value-size must be at most 65536: $VALUE_SIZE"
@@ -221,19 +227,26 @@ for w in $WORKLOADS; do
   log "$w: checking the wrk script's responses (1 s, also a warm-up)"
   run_wrk "$w" 2 1 "check-$w" check
   for c in $CLIENTS; do
-    run_wrk "$w" "$c" "$DURATION" "$w-c$c-wrk-before"
+    run_wrk "$w" "$c" "$DURATION" "$w-c$c-wrk-0"
     b_ops=$W_OPS b_p50=$W_P50 b_p99=$W_P99 b_cpu=$W_CPU b_err=$W_ERR
-    run_coord "$w" "$c" "$w-c$c-coord"
-    run_wrk "$w" "$c" "$DURATION" "$w-c$c-wrk-after"
-    a_ops=$W_OPS a_p50=$W_P50 a_p99=$W_P99 a_cpu=$W_CPU a_err=$W_ERR
-    wrk_ops=$(calc "($b_ops + $a_ops) / 2")
-    wrk_p50=$(calc "($b_p50 + $a_p50) / 2" 0)
-    wrk_p99=$(calc "($b_p99 + $a_p99) / 2" 0)
-    wrk_cpu=$(calc "($b_cpu + $a_cpu) / 2" 2)
-    ratio=$(calc "$C_OPS / $wrk_ops" 3)
-    if [[ $C_CPU == nan ]]; then cpu_ratio=nan; else cpu_ratio=$(calc "$C_CPU / $wrk_cpu" 2); fi
-    echo "$w,$c,$c,$DURATION,$VALUE_SIZE,$wrk_ops,$C_OPS,$ratio,$wrk_p99,$C_P99,$wrk_p50,$C_P50,$wrk_cpu,$C_CPU,$cpu_ratio,$C_PCPU,$b_ops,$a_ops,$((b_err + a_err)),$C_ERR" >>"$CSV"
-    log "$w c=$c: wrk $b_ops / $a_ops ops/s (before/after), coord-bench $C_OPS ops/s: ratio $ratio, CPU ratio $cpu_ratio"
+    rows=()
+    for ((r = 1; r <= ROUNDS; r++)); do
+      suffix=$([[ $ROUNDS -gt 1 ]] && echo "-r$r" || true)
+      run_coord "$w" "$c" "$w-c$c-coord$suffix"
+      run_wrk "$w" "$c" "$DURATION" "$w-c$c-wrk-$r"
+      a_ops=$W_OPS a_p50=$W_P50 a_p99=$W_P99 a_cpu=$W_CPU a_err=$W_ERR
+      wrk_ops=$(calc "($b_ops + $a_ops) / 2")
+      wrk_p50=$(calc "($b_p50 + $a_p50) / 2" 0)
+      wrk_p99=$(calc "($b_p99 + $a_p99) / 2" 0)
+      wrk_cpu=$(calc "($b_cpu + $a_cpu) / 2" 2)
+      ratio=$(calc "$C_OPS / $wrk_ops" 3)
+      if [[ $C_CPU == nan ]]; then cpu_ratio=nan; else cpu_ratio=$(calc "$C_CPU / $wrk_cpu" 2); fi
+      rows+=("$ratio $w,$c,$c,$DURATION,$VALUE_SIZE,$wrk_ops,$C_OPS,$ratio,$wrk_p99,$C_P99,$wrk_p50,$C_P50,$wrk_cpu,$C_CPU,$cpu_ratio,$C_PCPU,$b_ops,$a_ops,$((b_err + a_err)),$C_ERR")
+      log "$w c=$c${suffix:+ round $r}: wrk $b_ops / $a_ops ops/s (before/after), coord-bench $C_OPS ops/s: ratio $ratio, CPU ratio $cpu_ratio"
+      b_ops=$a_ops b_p50=$a_p50 b_p99=$a_p99 b_cpu=$a_cpu b_err=$a_err
+    done
+    # The round with the median ratio (the lower middle one for an even count).
+    printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(( (ROUNDS + 1) / 2 ))p" | cut -d' ' -f2- >>"$CSV"
   done
 done
 stop_local_etcd
@@ -242,6 +255,7 @@ stop_local_etcd
 echo
 echo "coord-bench vs wrk: $ETCD_DESC, $(nproc) cores, $DURATION s per run, values of $VALUE_SIZE B"
 echo "wrk = mean of its runs right before and after coord-bench; ratio = coord-bench / wrk"
+[[ $ROUNDS -eq 1 ]] || echo "each row: the round with the median ratio of $ROUNDS rounds"
 echo "CPU = client process CPU (user + sys) per operation"
 for w in $WORKLOADS; do
   echo

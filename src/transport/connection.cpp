@@ -31,15 +31,25 @@ constexpr std::size_t read_buffer_size = 16 * 1024;
 
 }  // namespace
 
-// The deadline of the operations in flight. Its timer's handler outlives the connection when the
-// connection goes first, so the state is shared and `socket` is cleared by the destructor; a
-// stale firing (the operations it was armed for are over) is told apart by `generation`.
+// The deadline of the operations in flight, kept by a watchdog rather than a timer set and
+// cancelled per request (each costs a system call, and each cancellation a trip through the
+// event loop): one timer wait stays pending, at most `watchdog_period` ahead, and when it ends
+// it looks at the current deadline: passed (with operations in flight) - it cancels them;
+// ahead - it waits again; nothing in flight - it stops. So after the last request an idle
+// connection keeps a wait pending for at most watchdog_period (io_context::run() returns after
+// that, or at once when the connection is closed). The state is shared with the timer's
+// handler, which can outlive the connection (`socket` is cleared then); a wait replaced by an
+// earlier one is told apart by `generation`.
+constexpr auto watchdog_period = std::chrono::seconds(1);
+
 struct connection::deadline_state {
   explicit deadline_state(const asio::any_io_executor& ex) : timer(ex) {}
   asio::steady_timer timer;
   tcp::socket* socket = nullptr;
   unsigned generation = 0;
   bool fired = false;
+  clock::time_point deadline = clock::time_point::max();       // of the operations in flight
+  clock::time_point waiting_until = clock::time_point::max();  // the pending wait's end
 };
 
 connection::connection(asio::any_io_executor ex, const endpoint& ep, asio::ssl::context* tls)
@@ -64,14 +74,23 @@ tcp::socket& connection::socket() {
 void connection::arm(clock::time_point deadline) {
   auto& d = *deadline_;
   d.fired = false;
-  d.timer.expires_at(deadline);
-  d.timer.async_wait(
-      [state = deadline_, gen = ++d.generation](const boost::system::error_code& ec) {
-        if (ec || gen != state->generation || !state->socket) return;
-        state->fired = true;
-        boost::system::error_code ignored;
-        state->socket->cancel(ignored);  // the operations in flight end with operation_aborted
-      });
+  d.deadline = deadline;
+  if (d.waiting_until > deadline) start_wait(deadline_);  // else that wait looks again then
+}
+
+void connection::start_wait(const std::shared_ptr<deadline_state>& state) {
+  auto at = std::min(state->deadline, clock::now() + watchdog_period);
+  state->waiting_until = at;
+  state->timer.expires_at(at);  // (a later wait still pending ends, its generation stale)
+  state->timer.async_wait([state, gen = ++state->generation](const boost::system::error_code&) {
+    if (gen != state->generation) return;
+    state->waiting_until = clock::time_point::max();
+    if (!state->socket || state->deadline == clock::time_point::max()) return;  // idle
+    if (clock::now() < state->deadline) return start_wait(state);
+    state->fired = true;
+    boost::system::error_code ignored;
+    state->socket->cancel(ignored);  // the operations in flight end with operation_aborted
+  });
 }
 
 void connection::deadline_scope::arm() {
@@ -85,8 +104,7 @@ connection::deadline_scope::~deadline_scope() {
 }
 
 void connection::disarm() {
-  ++deadline_->generation;
-  deadline_->timer.cancel();
+  deadline_->deadline = clock::time_point::max();
 }
 
 std::error_code connection::io_error(const boost::system::error_code& ec) const {
@@ -98,6 +116,9 @@ std::error_code connection::io_error(const boost::system::error_code& ec) const 
 void connection::close() noexcept {
   keep_alive_ = false;
   disarm();
+  ++deadline_->generation;
+  deadline_->waiting_until = clock::time_point::max();
+  deadline_->timer.cancel();
   boost::system::error_code ignored;
   socket().shutdown(tcp::socket::shutdown_both, ignored);
   socket().close(ignored);

@@ -73,9 +73,8 @@ class connection {
   struct deadline_state;
   using tcp_socket = boost::asio::ip::tcp::socket;
 
-  // One timer bounds the operations in flight: from arm() to the scope's end. A request is
-  // first written without waiting (send()), so the timer is set only after that, off the path
-  // from one answer to the next request.
+  // The deadline bounds the operations in flight from arm() to the scope's end. A request is
+  // first written without waiting (send()), so the deadline is set only after that.
   class deadline_scope {
    public:
     deadline_scope(connection* c, clock::time_point deadline) : c_(c), deadline_(deadline) {}
@@ -99,6 +98,7 @@ class connection {
                                                       deadline_scope& bounded);
   void arm(clock::time_point deadline);
   void disarm();
+  static void start_wait(const std::shared_ptr<deadline_state>& state);
   // An I/O error as the caller sees it: the cancellation done by a passed deadline is a timeout.
   std::error_code io_error(const boost::system::error_code& ec) const;
   tcp_socket& socket();

@@ -13,6 +13,28 @@ using namespace std::chrono_literals;
 
 BOOST_AUTO_TEST_SUITE(kv)
 
+// A plain client leaves no work behind after its calls: io_context::run() returns while the
+// client still exists (its idle connections' deadline watchdog stops within a second, far
+// below the 60 s request timeout that would otherwise be its horizon).
+BOOST_AUTO_TEST_CASE(run_returns_after_the_last_call_while_the_client_lives) {
+  asio::io_context io;
+  auto cfg = config_for(shared_endpoints());
+  cfg.request_timeout = 60s;
+  client c(io.get_executor(), cfg);
+  bool done = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await c.put(unique_prefix("idle") + "k", "v");
+        co_await c.get("absent");
+        done = true;
+      },
+      asio::detached);
+  io.run_for(20s);
+  BOOST_TEST(done);
+  BOOST_TEST(io.stopped(), "run() still had work 20 s after the calls ended");
+}
+
 BOOST_AUTO_TEST_CASE(put_get_delete_round_trip) {
   run([](asio::io_context& io) -> asio::awaitable<void> {
     client c(io.get_executor(), config_for(shared_endpoints()));
