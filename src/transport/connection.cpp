@@ -142,8 +142,17 @@ asio::awaitable<std::error_code> connection::connect(clock::time_point deadline)
   bounded.arm();
   auto [rec, results] = co_await resolver.async_resolve(ep_.host, ep_.port, use_tuple);
   if (rec) co_return io_error(rec);
-  if (deadline_->fired) co_return std::error_code(boost::system::error_code(beast::error::timeout));
-  auto [cec, _] = co_await asio::async_connect(socket(), results, use_tuple);
+  // Each address in turn (asio::async_connect would go on to the next address after the
+  // watchdog's cancellation, unbounded); the first that answers.
+  const std::error_code timed_out(boost::system::error_code(beast::error::timeout));
+  boost::system::error_code cec = asio::error::host_not_found;
+  for (const auto& entry : results) {
+    if (deadline_->fired) co_return timed_out;
+    boost::system::error_code ignored;
+    socket().close(ignored);  // (opened again by async_connect)
+    std::tie(cec) = co_await socket().async_connect(entry.endpoint(), use_tuple);
+    if (!cec) break;
+  }
   if (cec) co_return io_error(cec);
   socket().set_option(tcp::no_delay(true));
   if (tls_) {

@@ -1,6 +1,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sys/socket.h>
+
 #include "common.hpp"
 #include "detail/client_impl.hpp"
 
@@ -38,6 +40,57 @@ BOOST_AUTO_TEST_CASE(all_endpoints_down_fails_unavailable_in_time) {
       BOOST_TEST(e.diagnostic().find("127.0.0.1") != std::string::npos, e.what());
     }
     BOOST_TEST((std::chrono::steady_clock::now() - start < 4s));
+  });
+}
+
+// A member whose connects hang (SYNs dropped): a listener with a full accept queue, which the
+// kernel answers by dropping further SYNs. Each attempt is cut at dial_timeout and the call
+// goes on to the next endpoint.
+BOOST_AUTO_TEST_CASE(a_hanging_connect_is_cut_at_dial_timeout) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    asio::ip::tcp::acceptor hung(io);
+    hung.open(asio::ip::tcp::v4());
+    hung.bind({asio::ip::make_address("127.0.0.1"), 0});
+    hung.listen(0);
+    std::vector<asio::ip::tcp::socket> fillers;  // connects nobody accepts fill the queue
+    for (int i = 0; i < 4; ++i) {
+      fillers.emplace_back(io);
+      fillers.back().open(asio::ip::tcp::v4());
+      fillers.back().non_blocking(true);
+      // (not socket::connect, which waits for the connection even on a non-blocking socket)
+      auto to = hung.local_endpoint();
+      ::connect(fillers.back().native_handle(), to.data(), to.size());  // queued or in progress
+    }
+    auto url = "http://127.0.0.1:" + std::to_string(hung.local_endpoint().port());
+
+    auto eps = shared_endpoints();
+    eps.insert(eps.begin(), url);
+    auto cfg = config_for(eps);
+    cfg.dial_timeout = 500ms;
+    cfg.request_timeout = 20s;
+    client c(io.get_executor(), cfg);
+    auto start = std::chrono::steady_clock::now();
+    co_await c.get("k");
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 5s));  // not the kernel's ~2 min
+    BOOST_TEST(c.impl().transport.stats().failovers >= 1u);
+
+    auto only_hung = config_for({url});
+    only_hung.dial_timeout = 500ms;
+    only_hung.request_timeout = 2s;
+    client d(io.get_executor(), only_hung);
+    start = std::chrono::steady_clock::now();
+    try {
+      co_await d.get("k");
+      BOOST_FAIL("a get through a hanging connect succeeded");
+    } catch (const coordination_error& e) {
+      BOOST_TEST((e.code() == error::unavailable || e.code() == error::timeout), e.what());
+      // Cut by a deadline (the connect hung), not refused.
+      std::string what = e.what();
+      BOOST_TEST((what.find("in time") != std::string::npos ||
+                  what.find("deadline passed") != std::string::npos),
+                 what);
+    }
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
   });
 }
 
