@@ -31,13 +31,16 @@ enum class behaviour {
   not_http,
   bad_chunk,
   chunked,             // a valid answer, chunked
+  long_body,           // a valid answer of ~200 KB with a Content-Length (read straight into place)
   close_after_answer,  // a valid answer with "Connection: close", then the server hangs up
 };
 
-// A valid answer to both the range and the put the tests send.
-const std::string valid_json =
-    R"({"header":{"revision":"5"},"kvs":[{"key":"aw==","value":"dg==","create_revision":"2",)"
-    R"("mod_revision":"5","version":"1"}],"count":"1"})";
+// A valid answer to both the range and the put the tests send, with `value` base64-encoded.
+std::string valid_json(const std::string& value_b64 = "dg==") {
+  return R"({"header":{"revision":"5"},"kvs":[{"key":"aw==","value":")" + value_b64 +
+         R"(","create_revision":"2","mod_revision":"5","version":"1"}],"count":"1"})";
+}
+const std::string long_value(150000, 'w');  // base64: "d3d3" repeated
 
 class fake_gateway {
  public:
@@ -125,10 +128,16 @@ class fake_gateway {
           break;
         case behaviour::chunked:
           answer = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                   chunk(valid_json.substr(0, 9)) + chunk(valid_json.substr(9)) + "0\r\n\r\n";
+                   chunk(valid_json().substr(0, 9)) + chunk(valid_json().substr(9)) + "0\r\n\r\n";
           break;
+        case behaviour::long_body: {
+          std::string b64;
+          for (std::size_t i = 0; i < long_value.size() / 3; ++i) b64 += "d3d3";
+          answer = reply(200, valid_json(b64));
+          break;
+        }
         case behaviour::close_after_answer: {
-          answer = reply(200, valid_json);
+          answer = reply(200, valid_json());
           answer.insert(answer.find("\r\n") + 2, "Connection: close\r\n");
           co_await asio::async_write(*s, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
           co_return;
@@ -186,7 +195,7 @@ void check(behaviour b, error read_code, error write_code, const std::string& sa
 }
 
 // A gateway answering well in an unusual but valid way: calls succeed.
-void check_served(behaviour b) {
+void check_served(behaviour b, const std::string& value = "v") {
   run([&](asio::io_context& io) -> asio::awaitable<void> {
     fake_gateway fake(io, b);
     auto cfg = config_for({fake.url()});
@@ -195,7 +204,7 @@ void check_served(behaviour b) {
     for (int i = 0; i < 3; ++i) {
       auto kv = co_await c.get("k");
       BOOST_TEST_REQUIRE(kv.has_value());
-      BOOST_TEST(kv->value == "v");
+      BOOST_TEST((kv->value == value));
       BOOST_TEST(kv->mod_revision == 5);
       auto put = co_await c.put("k", "v");
       BOOST_TEST(put.header.revision == 5);
@@ -244,6 +253,9 @@ BOOST_AUTO_TEST_CASE(malformed_chunk) {
 }
 BOOST_AUTO_TEST_CASE(chunked_answers_are_read) {
   check_served(behaviour::chunked);
+}
+BOOST_AUTO_TEST_CASE(long_answers_with_a_length_are_read) {
+  check_served(behaviour::long_body, long_value);
 }
 BOOST_AUTO_TEST_CASE(connection_close_answers_are_read_and_the_next_call_reconnects) {
   check_served(behaviour::close_after_answer);

@@ -35,6 +35,38 @@ BOOST_AUTO_TEST_CASE(run_returns_after_the_last_call_while_the_client_lives) {
   BOOST_TEST(io.stopped(), "run() still had work 20 s after the calls ended");
 }
 
+// The gateway sends an answer over ~2 KiB chunked (Go's net/http), a smaller one with a
+// Content-Length: values and ranges of every size come back whole, and the response limit holds
+// for chunked answers too.
+BOOST_AUTO_TEST_CASE(answers_of_every_size_and_framing_read_whole) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto p = unique_prefix("sizes");
+    for (std::size_t n : {0u, 100u, 1500u, 2100u, 40000u, 1000000u}) {
+      std::string value(n, '\0');
+      for (std::size_t i = 0; i < n; ++i) value[i] = static_cast<char>(i * 7 + n);
+      co_await c.put(p + std::to_string(n), value);
+      auto got = co_await c.get(p + std::to_string(n));
+      BOOST_REQUIRE(got.has_value());
+      BOOST_TEST((got->value == value), "value of " << n << " bytes");
+    }
+    std::string part(2000, 'r');
+    for (int i = 0; i < 50; ++i) co_await c.put(p + "range/" + std::to_string(i), part);
+    range_options all;
+    all.prefix = true;
+    auto r = co_await c.range(p + "range/", all);
+    BOOST_TEST(r.kvs.size() == 50u);
+    for (auto& kv : r.kvs) BOOST_TEST((kv.value == part));
+
+    auto small = config_for(shared_endpoints());
+    small.max_response_bytes = 64 * 1024;  // the 50 x 2000 bytes (base64) do not fit
+    client limited(io.get_executor(), small);
+    co_await expect_failure([&] { return limited.range(p + "range/", all); },
+                            error::response_too_large, "max_response_bytes");
+    BOOST_TEST((co_await limited.get(p + "100"))->value.size() == 100u);  // still usable
+  });
+}
+
 BOOST_AUTO_TEST_CASE(put_get_delete_round_trip) {
   run([](asio::io_context& io) -> asio::awaitable<void> {
     client c(io.get_executor(), config_for(shared_endpoints()));
