@@ -11,6 +11,11 @@
 // (terminal), e.g. `co_await (client.get("k") || timer.async_wait(use_awaitable))` or
 // coordination::with_timeout(); a cancelled call leaves the connection pool in a good state.
 // Keys and values are byte strings: any bytes, including '\0'.
+//
+// Work left on the executor: after its last call a client keeps, per pooled connection, one
+// timer wait of at most a second (its deadline watchdog); io_context::run() returns after that,
+// or at once after close() or the client's destruction. Watches and sessions keep work until
+// they are closed.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
