@@ -6,7 +6,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -107,14 +106,18 @@ void connection::disarm() {
   deadline_->deadline = clock::time_point::max();
 }
 
+std::error_code connection::timed_out() {
+  return std::error_code(boost::system::error_code(beast::error::timeout));
+}
+
 std::error_code connection::io_error(const boost::system::error_code& ec) const {
-  if (ec == asio::error::operation_aborted && deadline_->fired)
-    return std::error_code(boost::system::error_code(beast::error::timeout));
+  if (ec == asio::error::operation_aborted && deadline_->fired) return timed_out();
   return ec;
 }
 
 void connection::close() noexcept {
   keep_alive_ = false;
+  closed_ = true;
   disarm();
   ++deadline_->generation;
   deadline_->waiting_until = clock::time_point::max();
@@ -140,20 +143,28 @@ asio::awaitable<std::error_code> connection::connect(clock::time_point deadline)
   tcp::resolver resolver(ex);
   deadline_scope bounded(this, deadline);
   bounded.arm();
+  // Before each step: the deadline may have passed, or the connection been closed, while the
+  // previous one completed (a cancellation only reaches operations still waiting).
+  auto stop = [&]() -> std::error_code {
+    if (closed_) return std::error_code(boost::system::error_code(asio::error::operation_aborted));
+    if (deadline_->fired || clock::now() >= deadline) return timed_out();
+    return {};
+  };
+  // (The resolver is not bounded by the deadline: a name lookup runs to its end.)
   auto [rec, results] = co_await resolver.async_resolve(ep_.host, ep_.port, use_tuple);
   if (rec) co_return io_error(rec);
   // Each address in turn (asio::async_connect would go on to the next address after the
   // watchdog's cancellation, unbounded); the first that answers.
-  const std::error_code timed_out(boost::system::error_code(beast::error::timeout));
   boost::system::error_code cec = asio::error::host_not_found;
   for (const auto& entry : results) {
-    if (deadline_->fired) co_return timed_out;
+    if (auto ec = stop()) co_return ec;
     boost::system::error_code ignored;
     socket().close(ignored);  // (opened again by async_connect)
     std::tie(cec) = co_await socket().async_connect(entry.endpoint(), use_tuple);
-    if (!cec) break;
+    if (!cec || cec == asio::error::operation_aborted) break;
   }
   if (cec) co_return io_error(cec);
+  if (auto ec = stop()) co_return ec;
   socket().set_option(tcp::no_delay(true));
   if (tls_) {
     if (!SSL_set_tlsext_host_name(tls_->native_handle(), ep_.host.c_str()))
@@ -161,6 +172,7 @@ asio::awaitable<std::error_code> connection::connect(clock::time_point deadline)
     tls_->set_verify_callback(asio::ssl::host_name_verification(ep_.host));
     auto [hec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, use_tuple);
     if (hec) co_return io_error(hec);
+    if (auto ec = stop()) co_return ec;
   } else {
     // Requests are first written straight away (send()): a full socket buffer must answer
     // would_block rather than block the thread.
@@ -193,6 +205,8 @@ void connection::format_head(const http_request& req) {
 template <class Stream>
 asio::awaitable<std::error_code> connection::send(Stream& s, const http_request& req,
                                                   deadline_scope& bounded) {
+  // Nothing leaves once the deadline has passed (a connection handed over late, say).
+  if (deadline_->fired || clock::now() >= bounded.deadline()) co_return timed_out();
   format_head(req);
   std::size_t sent = 0;
   if constexpr (std::is_same_v<Stream, tcp::socket>) {
@@ -212,6 +226,7 @@ asio::awaitable<std::error_code> connection::send(Stream& s, const http_request&
   const std::size_t total =
       head_.size() + (std::is_same_v<Stream, tcp::socket> ? req.body.size() : 0);
   if (sent == total) co_return std::error_code{};
+  if (deadline_->fired) co_return timed_out();
   // The rest (what did not fit): head then body, from where the first write stopped.
   std::array<asio::const_buffer, 2> rest{};
   if (sent < head_.size()) {
@@ -265,13 +280,19 @@ asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_r
   parser_.reset(max_body);
   bool extra = false;  // bytes after the answer: the connection is out of step, not reusable
   while (!parser_.done()) {
+    // The watchdog may have fired while the previous read's completion waited to run: a
+    // cancellation only reaches operations still waiting, so look before each read.
+    if (deadline_->fired) {
+      out.ec = timed_out();
+      co_return out;
+    }
     // A long Content-Length body is read straight into place.
     const bool direct = parser_.body_due() >= read_buffer_size;
     auto buf = direct ? asio::buffer(parser_.body_tail(), parser_.body_due())
                       : asio::buffer(read_buffer_.get(), read_buffer_size);
     auto [rec, n] = co_await s.async_read_some(buf, use_tuple);
     std::error_code pec;
-    if (rec == asio::error::eof || rec == asio::ssl::error::stream_truncated) {
+    if (rec == asio::error::eof) {  // (a TLS stream cut without close_notify is an error)
       parser_.feed_eof(pec);
     } else if (rec) {
       out.ec = io_error(rec);
@@ -289,6 +310,8 @@ asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_r
     }
     if (rec) break;  // the end of a body delimited by the connection's end
   }
+  // Over TLS, bytes past the answer can wait inside OpenSSL, out of the peek's sight.
+  if constexpr (!std::is_same_v<Stream, tcp::socket>) extra |= SSL_pending(s.native_handle()) > 0;
   out.response.status = parser_.status();
   out.response.body = std::move(parser_.body());
   keep_alive_ = parser_.keep_alive() && !extra && !deadline_->fired;

@@ -82,6 +82,7 @@ class connection {
     deadline_scope(const deadline_scope&) = delete;
     deadline_scope& operator=(const deadline_scope&) = delete;
     void arm();
+    clock::time_point deadline() const { return deadline_; }
 
    private:
     connection* c_;
@@ -101,6 +102,7 @@ class connection {
   static void start_wait(const std::shared_ptr<deadline_state>& state);
   // An I/O error as the caller sees it: the cancellation done by a passed deadline is a timeout.
   std::error_code io_error(const boost::system::error_code& ec) const;
+  static std::error_code timed_out();
   tcp_socket& socket();
 
   const endpoint& ep_;
@@ -111,6 +113,7 @@ class connection {
   std::string head_;
   response_parser parser_;
   bool keep_alive_ = false;
+  bool closed_ = false;  // close() was called: a connect() in progress gives up
 };
 
 }  // namespace coordination::transport

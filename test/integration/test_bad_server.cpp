@@ -32,6 +32,7 @@ enum class behaviour {
   bad_chunk,
   chunked,             // a valid answer, chunked
   long_body,           // a valid answer of ~200 KB with a Content-Length (read straight into place)
+  dribble,             // a body sent one byte every 2 ms, never done before the deadline
   close_after_answer,  // a valid answer with "Connection: close", then the server hangs up
 };
 
@@ -130,6 +131,18 @@ class fake_gateway {
           answer = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
                    chunk(valid_json().substr(0, 9)) + chunk(valid_json().substr(9)) + "0\r\n\r\n";
           break;
+        case behaviour::dribble: {
+          std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{";
+          co_await asio::async_write(*s, asio::buffer(head), asio::as_tuple(asio::use_awaitable));
+          for (int i = 0; i < 5000; ++i) {
+            asio::steady_timer t(s->get_executor(), 2ms);
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+            auto [wec, _] = co_await asio::async_write(*s, asio::buffer(" ", 1),
+                                                       asio::as_tuple(asio::use_awaitable));
+            if (wec) co_return;
+          }
+          co_return;
+        }
         case behaviour::long_body: {
           std::string b64;
           for (std::size_t i = 0; i < long_value.size() / 3; ++i) b64 += "d3d3";
@@ -230,6 +243,10 @@ BOOST_AUTO_TEST_CASE(truncated_body) {
 }
 BOOST_AUTO_TEST_CASE(stalled_answer) {
   check(behaviour::stall, error::timeout, error::timeout);
+}
+// Bytes keep coming, so reads keep completing: the deadline still ends the call.
+BOOST_AUTO_TEST_CASE(dribbled_answer) {
+  check(behaviour::dribble, error::timeout, error::timeout);
 }
 BOOST_AUTO_TEST_CASE(html_error_page) {
   check(behaviour::html_500, error::protocol_error, error::outcome_unknown);
