@@ -98,6 +98,13 @@ void connection::deadline_scope::arm() {
   c_->arm(deadline_);
 }
 
+std::error_code connection::deadline_scope::halted() const {
+  if (c_->closed_)
+    return std::error_code(boost::system::error_code(asio::error::operation_aborted));
+  if (c_->deadline_->fired || clock::now() >= deadline_) return timed_out();
+  return {};
+}
+
 connection::deadline_scope::~deadline_scope() {
   if (armed_) c_->disarm();
 }
@@ -143,13 +150,6 @@ asio::awaitable<std::error_code> connection::connect(clock::time_point deadline)
   tcp::resolver resolver(ex);
   deadline_scope bounded(this, deadline);
   bounded.arm();
-  // Before each step: the deadline may have passed, or the connection been closed, while the
-  // previous one completed (a cancellation only reaches operations still waiting).
-  auto stop = [&]() -> std::error_code {
-    if (closed_) return std::error_code(boost::system::error_code(asio::error::operation_aborted));
-    if (deadline_->fired || clock::now() >= deadline) return timed_out();
-    return {};
-  };
   // (The resolver is not bounded by the deadline: a name lookup runs to its end.)
   auto [rec, results] = co_await resolver.async_resolve(ep_.host, ep_.port, use_tuple);
   if (rec) co_return io_error(rec);
@@ -157,14 +157,14 @@ asio::awaitable<std::error_code> connection::connect(clock::time_point deadline)
   // watchdog's cancellation, unbounded); the first that answers.
   boost::system::error_code cec = asio::error::host_not_found;
   for (const auto& entry : results) {
-    if (auto ec = stop()) co_return ec;
+    if (auto ec = bounded.halted()) co_return ec;
     boost::system::error_code ignored;
     socket().close(ignored);  // (opened again by async_connect)
     std::tie(cec) = co_await socket().async_connect(entry.endpoint(), use_tuple);
     if (!cec || cec == asio::error::operation_aborted) break;
   }
   if (cec) co_return io_error(cec);
-  if (auto ec = stop()) co_return ec;
+  if (auto ec = bounded.halted()) co_return ec;
   socket().set_option(tcp::no_delay(true));
   if (tls_) {
     if (!SSL_set_tlsext_host_name(tls_->native_handle(), ep_.host.c_str()))
@@ -172,7 +172,7 @@ asio::awaitable<std::error_code> connection::connect(clock::time_point deadline)
     tls_->set_verify_callback(asio::ssl::host_name_verification(ep_.host));
     auto [hec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, use_tuple);
     if (hec) co_return io_error(hec);
-    if (auto ec = stop()) co_return ec;
+    if (auto ec = bounded.halted()) co_return ec;
   } else {
     // Requests are first written straight away (send()): a full socket buffer must answer
     // would_block rather than block the thread.
@@ -206,7 +206,7 @@ template <class Stream>
 asio::awaitable<std::error_code> connection::send(Stream& s, const http_request& req,
                                                   deadline_scope& bounded) {
   // Nothing leaves once the deadline has passed (a connection handed over late, say).
-  if (deadline_->fired || clock::now() >= bounded.deadline()) co_return timed_out();
+  if (auto ec = bounded.halted()) co_return ec;
   format_head(req);
   std::size_t sent = 0;
   if constexpr (std::is_same_v<Stream, tcp::socket>) {
@@ -226,7 +226,7 @@ asio::awaitable<std::error_code> connection::send(Stream& s, const http_request&
   const std::size_t total =
       head_.size() + (std::is_same_v<Stream, tcp::socket> ? req.body.size() : 0);
   if (sent == total) co_return std::error_code{};
-  if (deadline_->fired) co_return timed_out();
+  if (auto ec = bounded.halted()) co_return ec;
   // The rest (what did not fit): head then body, from where the first write stopped.
   std::array<asio::const_buffer, 2> rest{};
   if (sent < head_.size()) {
@@ -280,10 +280,8 @@ asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_r
   parser_.reset(max_body);
   bool extra = false;  // bytes after the answer: the connection is out of step, not reusable
   while (!parser_.done()) {
-    // The watchdog may have fired while the previous read's completion waited to run: a
-    // cancellation only reaches operations still waiting, so look before each read.
-    if (deadline_->fired) {
-      out.ec = timed_out();
+    if (auto ec = bounded.halted()) {
+      out.ec = ec;
       co_return out;
     }
     // A long Content-Length body is read straight into place.

@@ -82,7 +82,10 @@ class connection {
     deadline_scope(const deadline_scope&) = delete;
     deadline_scope& operator=(const deadline_scope&) = delete;
     void arm();
-    clock::time_point deadline() const { return deadline_; }
+    // Checked before each I/O step, since a cancellation reaches only an operation still
+    // waiting (the watchdog may fire while a completion waits to run): the deadline passed
+    // (timeout) or the connection was closed (operation_aborted); else no error.
+    std::error_code halted() const;
 
    private:
     connection* c_;

@@ -81,16 +81,20 @@ void response_parser::reset(std::size_t max_body) {
   state_ = state::head;
   max_body_ = max_body;
   status_ = 0;
-  keep_alive_ = false;
-  http10_ = close_ = keep_alive_token_ = chunked_ = has_length_ = has_encoding_ = chunks_seen_ =
-      chunk_cr_ = false;
+  keep_alive_ = http10_ = chunk_cr_ = false;
+  clear_framing();
   error_ = {};
-  length_ = chunk_left_ = 0;
+  chunk_left_ = 0;
   filled_ = trailer_bytes_ = 0;
   head_.clear();
   line_.clear();
   body_.clear();
   why_ = "";
+}
+
+void response_parser::clear_framing() {
+  close_ = keep_alive_token_ = chunked_ = has_length_ = has_encoding_ = chunks_seen_ = false;
+  length_ = 0;
 }
 
 std::size_t response_parser::fail(std::error_code& ec, const char* why) {
@@ -201,8 +205,7 @@ bool response_parser::parse_head(std::string_view head, std::error_code& ec) {
   http10_ = line[7] == '0';
   status_ = static_cast<unsigned>((line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0'));
   if (status_ < 100) return fail(ec, "bad status code"), false;
-  close_ = keep_alive_token_ = chunked_ = has_length_ = has_encoding_ = chunks_seen_ = false;
-  length_ = 0;
+  clear_framing();  // (an interim 1xx answer's fields do not carry over)
 
   // Fields, one per line, up to the blank line. A line that starts with a space or tab
   // continues the field before it (obsolete folding, RFC 9112 5.2).

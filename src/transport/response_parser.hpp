@@ -60,6 +60,8 @@ class response_parser {
     done
   };
 
+  // Forgets what one header block said about framing (Content-Length, codings, Connection).
+  void clear_framing();
   std::size_t fail(std::error_code& ec, const char* why);  // protocol_error
   std::size_t too_large(std::error_code& ec);
   // Parses a whole header block (status line to the blank line, included).

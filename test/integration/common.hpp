@@ -5,6 +5,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
+#include <exception>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -73,6 +74,16 @@ inline void check_error(const coordination_error& e, coordination::error code,
   if (!says.empty())
     BOOST_TEST(std::string(e.what()).find(says) != std::string::npos,
                "'" << e.what() << "' does not say '" << says << "'");
+}
+// For a co_spawn completion handler: reports the exception `e` carries, if any, as a test error
+// naming `who`.
+inline void report_failure(const std::exception_ptr& e, const std::string& who) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    BOOST_ERROR(who << " failed: " << x.what());
+  }
 }
 inline void no_error_thrown(const std::string& says) {
   BOOST_FAIL("no error thrown" << (says.empty() ? "" : " (for " + says + ")"));

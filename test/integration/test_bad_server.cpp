@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 
 #include "common.hpp"
+#include "support/http_chunk.hpp"
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -160,12 +161,6 @@ class fake_gateway {
           co_await asio::async_write(*s, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
       if (wec) co_return;
     }
-  }
-
-  static std::string chunk(const std::string& data) {
-    char size[32];
-    std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-    return size + data + "\r\n";
   }
 
   static std::string reply(int status, const std::string& body) {

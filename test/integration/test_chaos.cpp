@@ -199,13 +199,7 @@ BOOST_AUTO_TEST_CASE(leader_killed_during_mixed_writes_loses_no_acknowledged_wri
                 r.failovers = c.impl().transport.stats().failovers;
               },
               [&](std::exception_ptr e) {
-                if (e) {
-                  try {
-                    std::rethrow_exception(e);
-                  } catch (const std::exception& x) {
-                    BOOST_ERROR("a writer failed: " << x.what());
-                  }
-                }
+                report_failure(e, "a writer");
                 --running;
                 done.cancel();
               });

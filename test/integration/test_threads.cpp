@@ -88,13 +88,7 @@ BOOST_AUTO_TEST_CASE(one_client_on_a_strand_of_a_four_thread_pool) {
             }
           },
           [&](std::exception_ptr e) {
-            if (e) {
-              try {
-                std::rethrow_exception(e);
-              } catch (const std::exception& x) {
-                BOOST_ERROR("a coroutine failed: " << x.what());
-              }
-            }
+            report_failure(e, "a coroutine");
             if (--running == 0) all_done.cancel();
           });
     // Foreign threads reach the client by co_spawn onto its strand.

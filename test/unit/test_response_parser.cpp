@@ -1,10 +1,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include "../support/beast_reference.hpp"
+#include "../support/http_chunk.hpp"
 #include "coordination/error.hpp"
 #include "transport/response_parser.hpp"
 
 using namespace coordination;
+using test::chunk;
 using transport::response_parser;
 
 namespace {
@@ -21,12 +23,6 @@ const std::string gateway_answer =
     "Grpc-Metadata-Content-Type: application/grpc\r\nDate: Sat, 21 Nov 2026 12:00:00 GMT\r\n"
     "Content-Length: " +
     std::to_string(body.size()) + "\r\n\r\n" + body;
-
-std::string chunk(const std::string& data, const std::string& ext = "") {
-  char size[32];
-  std::snprintf(size, sizeof size, "%zX", data.size());
-  return size + ext + "\r\n" + data + "\r\n";
-}
 
 const std::string chunked_answer =
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +

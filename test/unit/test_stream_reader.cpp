@@ -1,5 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
+#include "../support/http_chunk.hpp"
 #include "coordination/client_config.hpp"
 #include "coordination/error.hpp"
 #include "detail/json_stream.hpp"
@@ -7,6 +8,7 @@
 #include "transport/stream_reader.hpp"
 
 using namespace coordination;
+using coordination::test::chunk;
 
 namespace {
 
@@ -14,12 +16,6 @@ const std::string msg1 = R"({"result":{"header":{"revision":"5"},"created":true}
 const std::string msg2 =
     R"({"result":{"events":[{"kv":{"key":"e30=","value":"In0i"}}],"s":"}{\"\\"}})";
 const std::string msg3 = R"({"result":{"header":{},"canceled":true,"compact_revision":"3"}})";
-
-std::string chunk(const std::string& data) {
-  char size[32];
-  std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  return size + data + "\r\n";
-}
 
 std::string chunked_answer() {
   return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
