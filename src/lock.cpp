@@ -113,11 +113,12 @@ std::string hex(std::int64_t v) {
   return buf;
 }
 
-// Deletes the key (if it is still the one created at `token`) and lets the next local waiter in,
-// in the background: the key must be gone before the next coroutine of this process (same lease,
-// same key) tries to create it, or that one would inherit it. A failed delete is retried (0.2 s,
-// doubling to 2 s) until it succeeds or the session ends (its lease takes the key with it):
-// a lock key left behind would block every other waiter for as long as the session lives.
+// Deletes the key (if it is still the one created at `token`; token 0: whatever is there, for a
+// create whose outcome is unknown) and lets the next local waiter in, in the background: the key
+// must be gone before the next coroutine of this process (same lease, same key) tries to create
+// it, or that one would inherit it. A failed delete is retried (0.2 s, doubling to 2 s) until it
+// succeeds or the session ends (its lease takes the key with it): a lock key left behind would
+// block every other waiter for as long as the session lives.
 void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, std::string key,
              std::int64_t token) {
   asio::co_spawn(
@@ -128,7 +129,8 @@ void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, 
           std::string failure;
           try {
             txn_request t;
-            t.compares.push_back(compare::create_revision(key, compare_result::equal, token));
+            if (token != 0)
+              t.compares.push_back(compare::create_revision(key, compare_result::equal, token));
             t.success.push_back(delete_op{key, {}});
             co_await s->owner->txn(std::move(t));
             break;
@@ -257,7 +259,18 @@ asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& prefi
     wo.filter_put = true;
     pd->start = at + 1;
     pd->forgotten_below = at + 1;
-    pd->stream = co_await c.watch_prefix(prefix, wo);
+    std::exception_ptr failure;
+    try {
+      pd->stream = co_await c.watch_prefix(prefix, wo);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      // A stream that never started must not stay in the slot: later waiters would register on
+      // it and never be woken. (Waiters that joined meanwhile fall back to watches of their own.)
+      pd->fail();
+      std::rethrow_exception(failure);
+    }
     asio::co_spawn(impl.executor, pump_deletions(pd), asio::detached);
   }
   // The shared stream must cover (at, now] and still remember what it saw since `at`.
@@ -487,7 +500,8 @@ asio::awaitable<lock_handle> acquire_shared(std::shared_ptr<session_state> s, st
   }
   if (failure) {
     span.fail(failure);
-    if (my_rev) abandon(s, nullptr, key, my_rev);
+    // The key goes, also when the create failed (my_rev 0): it may have been applied.
+    abandon(s, nullptr, key, my_rev);
     std::rethrow_exception(failure);
   }
   span.attr("key", key).attr("fencing_token", std::to_string(my_rev));
@@ -587,6 +601,7 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
   const std::string key = prefix + detail::hex(s->lease);
   std::int64_t my_rev = 0;
   std::int64_t seen_revision = 0;
+  bool may_exist = false;
   std::exception_ptr failure;
   try {
     // One round trip: create our key if absent, and read the current owner.
@@ -598,6 +613,7 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     t.success.push_back(range_op{prefix, detail::first_created()});
     t.failure.push_back(range_op{key, {}});
     t.failure.push_back(range_op{prefix, detail::first_created()});
+    may_exist = true;  // from here on a failure may leave the key behind
     auto r = co_await c.txn(std::move(t));
     seen_revision = r.header.revision;
     if (r.succeeded) {
@@ -634,9 +650,14 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
   }
   if (failure) {
     span.fail(failure);
-    // A cancelled or failed waiter removes its key so it never blocks others.
+    // A cancelled or failed waiter removes its key so it never blocks others; also when the
+    // create itself failed after it may have been applied (outcome unknown, timeout, cancelled):
+    // the key is named after this lease, and the gate keeps this session's other coroutines
+    // away from it until it is gone.
     if (my_rev)
       detail::abandon(s, gate, key, my_rev);
+    else if (may_exist)
+      detail::abandon(s, gate, key, 0);
     else
       detail::leave_gate(gate.get());
     std::rethrow_exception(failure);

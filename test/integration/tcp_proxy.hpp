@@ -1,7 +1,10 @@
 // A TCP forwarder on a free loopback port, for tests that need a network partition between one
 // client and an etcd that stays up for everyone else: cut() drops every forwarded connection and
-// turns new ones away (accepted, then closed at once) until restore(). Runs on the test's
-// io_context; not thread-safe.
+// turns new ones away (accepted, then closed at once) until restore(); hold_watch_streams()
+// parks every new connection that opens a watch stream (GET or POST /v3/watch): it is accepted
+// and never answered, while unary requests pass; drop_txn_answers() forwards each txn request and
+// closes its connection when the answer comes, instead of forwarding it (the client cannot know
+// whether it was applied). Runs on the test's io_context; not thread-safe.
 #pragma once
 
 #include <boost/asio/co_spawn.hpp>
@@ -12,6 +15,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace coordination::test {
 
@@ -49,12 +53,17 @@ class tcp_proxy {
     state_->pairs.clear();
   }
   void restore() { state_->cut = false; }
+  void hold_watch_streams(bool on) { state_->hold_watches = on; }
+  std::size_t watch_streams_held() const { return state_->held; }
+  void drop_txn_answers(bool on) { state_->drop_txn = on; }
+  std::size_t answers_dropped() const { return state_->dropped; }
   std::size_t connections_accepted() const { return state_->accepted; }
 
  private:
   using tcp = boost::asio::ip::tcp;
   struct pair {
     tcp::socket a, b;
+    bool drop_answer = false;  // a txn request went through: close at its answer
     explicit pair(boost::asio::any_io_executor ex) : a(ex), b(ex) {}
     void close() {
       boost::system::error_code ignored;
@@ -67,17 +76,52 @@ class tcp_proxy {
     tcp::acceptor acceptor;
     tcp::endpoint target;
     bool cut = false;
+    bool hold_watches = false;
+    bool drop_txn = false;
     std::size_t accepted = 0;
+    std::size_t held = 0;
+    std::size_t dropped = 0;
     std::list<std::shared_ptr<pair>> pairs;
   };
 
-  static boost::asio::awaitable<void> pump(std::shared_ptr<pair> p, tcp::socket& from,
-                                           tcp::socket& to) {
+  // Forwards the client's first bytes unless they open a watch stream that is to be held, then
+  // both directions.
+  static boost::asio::awaitable<void> start(std::shared_ptr<state> s, std::shared_ptr<pair> p) {
+    auto ex = co_await boost::asio::this_coro::executor;
+    char buf[16384];
+    try {
+      auto n = co_await p->a.async_read_some(boost::asio::buffer(buf), boost::asio::use_awaitable);
+      std::string_view head(buf, n);
+      if (s->hold_watches &&
+          (head.starts_with("GET /v3/watch") || head.starts_with("POST /v3/watch"))) {
+        ++s->held;
+        co_return;  // parked: open, never answered (closed by cut() or the destructor)
+      }
+      if (s->drop_txn && head.starts_with("POST /v3/kv/txn")) p->drop_answer = true;
+      co_await boost::asio::async_write(p->b, boost::asio::buffer(buf, n),
+                                        boost::asio::use_awaitable);
+    } catch (const std::exception&) {
+      p->close();
+      co_return;
+    }
+    boost::asio::co_spawn(ex, pump(s, p, p->a, p->b), boost::asio::detached);
+    boost::asio::co_spawn(ex, pump(s, p, p->b, p->a), boost::asio::detached);
+  }
+
+  static boost::asio::awaitable<void> pump(std::shared_ptr<state> s, std::shared_ptr<pair> p,
+                                           tcp::socket& from, tcp::socket& to) {
     char buf[16384];
     try {
       for (;;) {
         auto n =
             co_await from.async_read_some(boost::asio::buffer(buf), boost::asio::use_awaitable);
+        if (&from == &p->a) {  // a request (a pooled connection carries many)
+          std::string_view head(buf, n);
+          if (s->drop_txn && head.starts_with("POST /v3/kv/txn")) p->drop_answer = true;
+        } else if (p->drop_answer) {  // its answer: never delivered
+          ++s->dropped;
+          break;
+        }
         co_await boost::asio::async_write(to, boost::asio::buffer(buf, n),
                                           boost::asio::use_awaitable);
       }
@@ -112,8 +156,7 @@ class tcp_proxy {
       }
       s->pairs.remove_if([](auto& q) { return !q->a.is_open(); });
       s->pairs.push_back(p);
-      boost::asio::co_spawn(ex, pump(p, p->a, p->b), boost::asio::detached);
-      boost::asio::co_spawn(ex, pump(p, p->b, p->a), boost::asio::detached);
+      boost::asio::co_spawn(ex, start(s, p), boost::asio::detached);
     }
   }
 

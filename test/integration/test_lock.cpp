@@ -1,16 +1,21 @@
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common.hpp"
 #include "coordination/lock.hpp"
 #include "coordination/with_timeout.hpp"
+#include "detail/client_impl.hpp"
 #include "support/process.hpp"
+#include "tcp_proxy.hpp"
 
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 namespace asio = boost::asio;
 using namespace coordination;
@@ -126,6 +131,90 @@ BOOST_AUTO_TEST_CASE(deadline_removes_the_waiter_key) {
     auto later = co_await with_timeout(lb.lock(name), 5s);  // the queue is not blocked
     BOOST_TEST(later.held());
     co_await later.release();
+  });
+}
+
+// A waiter whose deletion watch could not be created (a proxy holds client b's watch streams
+// until request_timeout passes) fails with `unavailable`; the next waiter of the same client is
+// still woken when the holder releases: the stream that never started is not reused.
+BOOST_AUTO_TEST_CASE(a_watch_that_failed_to_start_strands_no_later_waiter) {
+  if (using_external_cluster()) return;  // (the proxy reads the requests: plain HTTP only)
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    tcp_proxy proxy(io.get_executor(), shared_endpoints().at(0));
+    auto bcfg = config_for({proxy.url()});
+    bcfg.request_timeout = 1s;
+    client a(io.get_executor(), config_for(shared_endpoints()));
+    client b(io.get_executor(), bcfg);
+    auto sa = co_await session::create(a);
+    auto sb = co_await session::create(b);
+    auto name = unique_prefix("stranded") + "L";
+    locker la(sa), lb(sb);
+    auto held = co_await la.lock(name);
+    proxy.hold_watch_streams(true);
+    try {
+      co_await with_timeout(lb.lock(name), 10s);
+      BOOST_FAIL("lock() returned while the lock was held");
+    } catch (const coordination_error& e) {
+      BOOST_TEST(e.code() == error::unavailable, e.what());
+    }
+    BOOST_TEST(proxy.watch_streams_held() >= 1u);
+    proxy.hold_watch_streams(false);
+    co_await expect_keys(a, name + "/", 1);  // the failed waiter's key is gone
+    // (and the stream held by the proxy has been given up: new watches get a new one)
+    co_await eventually([&] { return b.impl().hub().stats().links == 0; }, 10s,
+                        "client b gave the held stream up");
+    std::optional<lock_handle> second;
+    std::string second_error;
+    bool second_done = false;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          try {
+            second = co_await with_timeout(lb.lock(name), 10s);
+          } catch (const coordination_error& e) {
+            second_error = e.what();
+          }
+          second_done = true;
+        },
+        asio::detached);
+    co_await expect_keys(a, name + "/", 2);  // b queued again
+    co_await held.release();
+    co_await eventually([&] { return second_done; }, 15s, "the second waiter ended");
+    BOOST_TEST(second_error.empty(), second_error);
+    BOOST_REQUIRE(second.has_value());
+    BOOST_TEST(second->held());
+    co_await second->release();
+    co_await sa.close();
+    co_await sb.close();
+  });
+}
+
+// A lock whose create txn was applied but never answered (a proxy drops the answer) fails with
+// `outcome_unknown` and still leaves no key behind: it is removed in the background, so nobody
+// queues behind a waiter that gave up.
+BOOST_AUTO_TEST_CASE(a_create_with_an_unknown_outcome_leaves_no_key) {
+  if (using_external_cluster()) return;  // (the proxy reads the requests: plain HTTP only)
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    tcp_proxy proxy(io.get_executor(), shared_endpoints().at(0));
+    client a(io.get_executor(), config_for(shared_endpoints()));
+    client b(io.get_executor(), config_for({proxy.url()}));
+    auto sb = co_await session::create(b);
+    auto name = unique_prefix("unknown") + "L";
+    locker lb(sb);
+    proxy.drop_txn_answers(true);
+    try {
+      co_await with_timeout(lb.lock(name), 10s);
+      BOOST_FAIL("lock() returned without an answer to its create");
+    } catch (const coordination_error& e) {
+      BOOST_TEST(e.code() == error::outcome_unknown, e.what());
+    }
+    proxy.drop_txn_answers(false);
+    BOOST_TEST(proxy.answers_dropped() == 1u);
+    co_await expect_keys(a, name + "/", 0);  // created, then removed
+    auto h = co_await with_timeout(lb.lock(name), 5s);
+    BOOST_TEST(h.held());
+    co_await h.release();
+    co_await sb.close();
   });
 }
 
