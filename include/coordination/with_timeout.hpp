@@ -1,7 +1,9 @@
 // with_timeout(op, d): runs an awaitable of this library with a deadline of its own; when `d`
 // passes first, the operation is cancelled (Asio terminal cancellation) and coordination_error
 // (timeout) is thrown; when the operation ends first (value or exception), the timer is
-// cancelled. Stands in for asio::cancel_after, which Boost 1.81 does not have.
+// cancelled. An operation that succeeded although the deadline passed while its completion was
+// queued returns its value: a lock taken or a write applied is never reported as a timeout. Stands
+// in for asio::cancel_after, which Boost 1.81 does not have.
 #pragma once
 
 #include <boost/asio/co_spawn.hpp>
@@ -29,15 +31,16 @@ boost::asio::awaitable<T> with_timeout(boost::asio::awaitable<T> op,
     auto [order, failure, timer_ec] =
         co_await group.async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
     (void)timer_ec;
+    if (!failure) co_return;  // (done, even if the deadline passed while its end was queued)
     if (order[0] == 1) throw coordination_error(error::timeout, "deadline passed");
-    if (failure) std::rethrow_exception(failure);
+    std::rethrow_exception(failure);
   } else {
     auto [order, failure, value, timer_ec] =
         co_await group.async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
     (void)timer_ec;
+    if (!failure) co_return std::move(value);  // (even if the deadline passed meanwhile)
     if (order[0] == 1) throw coordination_error(error::timeout, "deadline passed");
-    if (failure) std::rethrow_exception(failure);
-    co_return std::move(value);
+    std::rethrow_exception(failure);
   }
 }
 
