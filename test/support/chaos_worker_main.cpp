@@ -9,25 +9,30 @@
 //   3. only after the guarded write succeeded: create MARKER with O_EXCL (a second holder inside
 //      would fail: exit 3), append "token pid key" to LOG (O_APPEND: the file's order is the order
 //      of the sections), wait HOLD_MS, remove MARKER, release.
-// A lost session is replaced by a new one. Prints one summary line on stderr. Exit 0 when every
+// A lost session is replaced by a new one. Prints a line per failure (time since start, how long
+// the call took, the error) and one summary line on stderr. Exit 0 when every
 // section was exclusive and no wait overran, 3/4 as above, 1 on unexpected errors, 2 on usage.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <chrono>
 #include <coordination/client.hpp>
 #include <coordination/lock.hpp>
 #include <coordination/observability.hpp>
 #include <coordination/session.hpp>
 #include <coordination/with_timeout.hpp>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <string>
+#include <typeinfo>
 
 namespace asio = boost::asio;
 using namespace coordination;
@@ -51,6 +56,18 @@ int main(int argc, char** argv) {
   long long max_wait_ms = 0;
   std::map<std::string, int> failures;  // error name -> count
   client c(io.get_executor(), cfg);
+  // Each failure: counted, and one line on stderr with the time since start and how long the
+  // call took (the timeline of a failed run).
+  const auto begun = clock_type::now();
+  auto note = [&](const std::string& what, clock_type::time_point call_started,
+                  const std::string& detail) {
+    ++failures[what];
+    auto ms = [](clock_type::duration d) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    };
+    std::cerr << "+" << ms(clock_type::now() - begun) << " ms: " << what << " after "
+              << ms(clock_type::now() - call_started) << " ms: " << detail << "\n";
+  };
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
@@ -61,12 +78,13 @@ int main(int argc, char** argv) {
         while (sections < rounds) {
           if (!s || s->lost()) {
             bool created = false;
+            auto asked = clock_type::now();
             try {  // (bounded by the client's request timeout)
               s.emplace(co_await session::create(c, so));
               ++new_sessions;
               created = true;
             } catch (const coordination_error& e) {
-              ++failures[std::string("session: ") + error_name(e.code())];
+              note(std::string("session: ") + error_name(e.code()), asked, e.what());
             }
             if (!created) {  // (no co_await inside a handler)
               pause.expires_after(std::chrono::milliseconds(200));
@@ -78,11 +96,12 @@ int main(int argc, char** argv) {
           ++attempts;
           auto started = clock_type::now();
           lock_handle h;
-          std::string failed;
+          std::string failed, why;
           try {
             h = co_await with_timeout(l.lock(name), deadline);
           } catch (const coordination_error& e) {
             failed = std::string("lock: ") + error_name(e.code());
+            why = e.what();
           }
           auto waited =
               std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - started);
@@ -93,10 +112,11 @@ int main(int argc, char** argv) {
             status = 4;
           }
           if (!failed.empty()) {
-            ++failures[failed];
+            note(failed, started, why);
             continue;
           }
           bool may_act = false;
+          auto guarded_at = clock_type::now();
           try {
             std::vector<txn_op> ops;
             ops.push_back(put_op{name + "-fence", std::to_string(h.fencing_token()), {}});
@@ -104,37 +124,46 @@ int main(int argc, char** argv) {
             may_act = r.succeeded;
           } catch (const coordination_error& e) {
             if (e.code() == error::lock_lost) ++refused;
-            ++failures[std::string("guarded write: ") + error_name(e.code())];
+            note(std::string("guarded write: ") + error_name(e.code()), guarded_at, e.what());
           }
           // The section must end while the lease is still vouched for (see valid_until()).
           if (may_act &&
               h.valid_until() - clock_type::now() < hold + std::chrono::milliseconds(100)) {
             may_act = false;
-            ++failures["lease about to expire"];
+            note("lease about to expire", guarded_at, "no time left for the section");
           }
           if (may_act) {
             int fd = ::open(marker.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
-            if (fd < 0) {
+            if (fd < 0 && errno == EEXIST) {
               std::cerr << "critical section entered twice (token " << h.fencing_token() << ")\n";
               status = 3;
+            } else if (fd < 0) {
+              std::cerr << "coord-chaos-worker: cannot create " << marker << ": "
+                        << std::strerror(errno) << "\n";
+              status = std::max(status, 1);
             } else {
               ::close(fd);
             }
             int lf = ::open(log.c_str(), O_CREAT | O_APPEND | O_WRONLY, 0600);
             auto line = std::to_string(h.fencing_token()) + " " + std::to_string(::getpid()) + " " +
                         h.key() + "\n";
-            if (lf < 0 || ::write(lf, line.data(), line.size()) < 0) status = 1;
+            if (lf < 0 || ::write(lf, line.data(), line.size()) < 0) {
+              std::cerr << "coord-chaos-worker: cannot append to " << log << ": "
+                        << std::strerror(errno) << "\n";
+              status = std::max(status, 1);
+            }
             if (lf >= 0) ::close(lf);
             pause.expires_after(hold);
             co_await pause.async_wait(asio::use_awaitable);
             if (fd >= 0) ::unlink(marker.c_str());
             ++sections;
           }
+          auto releasing = clock_type::now();
           try {
             co_await with_timeout(h.release(), deadline);
           } catch (const coordination_error& e) {
             // The handle's destructor releases in the background; the lease ends it at worst.
-            ++failures[std::string("release: ") + error_name(e.code())];
+            note(std::string("release: ") + error_name(e.code()), releasing, e.what());
           }
         }
         if (s) {
@@ -149,7 +178,10 @@ int main(int argc, char** argv) {
           try {
             std::rethrow_exception(e);
           } catch (const std::exception& x) {
-            std::cerr << "coord-chaos-worker: " << x.what() << "\n";
+            std::cerr << "coord-chaos-worker: unexpected exception (" << typeid(x).name()
+                      << "): " << x.what() << "\n";
+          } catch (...) {
+            std::cerr << "coord-chaos-worker: unexpected exception of an unknown type\n";
           }
           status = 1;
         }
