@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "coordination/watch.hpp"
+#include "detail/cancelled.hpp"
 #include "detail/lock_recipe.hpp"
 #include "detail/session_state.hpp"
 
@@ -366,6 +367,27 @@ std::string unique_suffix(std::int64_t lease) {
   return hex(lease) + "-" + std::to_string(++counter);
 }
 
+asio::awaitable<void> revoke_logged(coordination::session own) {
+  try {
+    co_await own.close();
+  } catch (const std::exception& e) {
+    own.state()->impl->log->info("coordination: revoking the lease {:x} of a lock failed: {}",
+                                 own.lease(), e.what());
+  }
+}
+
+// Revokes the lease of a lock that had one of its own: awaited, or in the background when the
+// caller has cancelled this coroutine (a co_await would only throw there).
+asio::awaitable<void> close_own_session(coordination::session own) {
+  auto state = co_await asio::this_coro::cancellation_state;
+  if (state.cancelled() == asio::cancellation_type::none) {
+    co_await revoke_logged(std::move(own));
+  } else {
+    auto ex = own.state()->impl->executor;
+    asio::co_spawn(ex, revoke_logged(std::move(own)), asio::detached);
+  }
+}
+
 asio::awaitable<void> watch_own_key(std::shared_ptr<held_lock> h, std::int64_t from) {
   bool compacted = false;
   try {
@@ -499,6 +521,7 @@ asio::awaitable<lock_handle> acquire_shared(std::shared_ptr<session_state> s, st
     failure = std::current_exception();
   }
   if (failure) {
+    failure = as_library_error(failure, "lock " + name);
     span.fail(failure);
     // The key goes, also when the create failed (my_rev 0): it may have been applied.
     abandon(s, nullptr, key, my_rev);
@@ -550,8 +573,8 @@ asio::awaitable<lock_handle> locker::lock(std::string name, std::chrono::seconds
   } catch (...) {
     failure = std::current_exception();
   }
-  co_await own.close();
-  std::rethrow_exception(failure);
+  co_await detail::close_own_session(std::move(own));
+  std::rethrow_exception(detail::as_library_error(failure, "lock " + name));
 }
 
 asio::awaitable<lock_handle> locker::try_lock(std::string name) {
@@ -649,6 +672,7 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     failure = std::current_exception();
   }
   if (failure) {
+    failure = detail::as_library_error(failure, "lock " + name);
     span.fail(failure);
     // A cancelled or failed waiter removes its key so it never blocks others; also when the
     // create itself failed after it may have been applied (outcome unknown, timeout, cancelled):
@@ -728,12 +752,16 @@ bool lock_handle::held() const {
 }
 
 asio::awaitable<bool> lock_handle::is_held() {
-  auto h = state_;
-  if (!h || h->released) co_return false;
-  auto r = co_await h->session->owner->range(h->key);
-  bool ok = !r.kvs.empty() && r.kvs[0].create_revision == h->token;
-  if (!ok) h->mark_lost("its key is gone");
-  co_return ok;
+  try {
+    auto h = state_;
+    if (!h || h->released) co_return false;
+    auto r = co_await h->session->owner->range(h->key);
+    bool ok = !r.kvs.empty() && r.kvs[0].create_revision == h->token;
+    if (!ok) h->mark_lost("its key is gone");
+    co_return ok;
+  } catch (const boost::system::system_error& e) {
+    detail::rethrow_as_library_error(e, "lock_handle::is_held");
+  }
 }
 
 int lock_handle::acquire_count() const {
@@ -741,16 +769,24 @@ int lock_handle::acquire_count() const {
 }
 
 asio::awaitable<std::int64_t> lock_handle::renew() {
-  auto h = state_;
-  if (!h || h->released) throw coordination_error(error::lock_lost, "lock released");
-  auto r = co_await h->session->owner->lease_keep_alive_once(h->lease);
-  co_return r.ttl;
+  try {
+    auto h = state_;
+    if (!h || h->released) throw coordination_error(error::lock_lost, "lock released");
+    auto r = co_await h->session->owner->lease_keep_alive_once(h->lease);
+    co_return r.ttl;
+  } catch (const boost::system::system_error& e) {
+    detail::rethrow_as_library_error(e, "lock_handle::renew");
+  }
 }
 
 asio::awaitable<std::int64_t> lock_handle::ttl() {
-  auto h = state_;
-  if (!h) co_return -1;
-  co_return (co_await h->session->owner->lease_time_to_live(h->lease)).ttl;
+  try {
+    auto h = state_;
+    if (!h) co_return -1;
+    co_return (co_await h->session->owner->lease_time_to_live(h->lease)).ttl;
+  } catch (const boost::system::system_error& e) {
+    detail::rethrow_as_library_error(e, "lock_handle::ttl");
+  }
 }
 
 asio::awaitable<void> lock_handle::release() {
@@ -784,14 +820,12 @@ asio::awaitable<void> lock_handle::release() {
   else
     detail::leave_gate(h->gate.get());
   if (h->own_session) {
-    try {
-      co_await h->own_session->close();  // revokes the lock's own lease
-    } catch (const std::exception& e) {
-      h->session->impl->log->info("coordination: revoking the lease of lock {} failed: {}", h->key,
-                                  e.what());
-    }
+    auto own = std::move(*h->own_session);
+    h->own_session.reset();
+    co_await detail::close_own_session(std::move(own));  // revokes the lock's own lease
   }
   if (failure) {
+    failure = detail::as_library_error(failure, "release " + h->key);
     span.fail(failure);
     std::rethrow_exception(failure);
   }
@@ -813,32 +847,36 @@ asio::awaitable<std::error_code> lock_handle::wait_lost() {
 
 asio::awaitable<txn_result> lock_handle::guarded_txn(std::vector<compare> compares,
                                                      std::vector<txn_op> ops) {
-  auto h = state_;
-  if (!h || h->released) throw coordination_error(error::lock_lost, "lock released");
-  if (h->session->is_lost || clock::now() >= h->session->expires_at) {
-    // etcd may still have the lease, but nothing vouches for it any more: the session is about
-    // to be declared lost and its lease revoked.
-    h->mark_lost("its lease has no confirmed renewal within the TTL");
-    throw coordination_error(error::lock_lost, "lock " + h->name +
-                                                   ": its lease may have expired (no renewal "
-                                                   "confirmed within the TTL)");
+  try {
+    auto h = state_;
+    if (!h || h->released) throw coordination_error(error::lock_lost, "lock released");
+    if (h->session->is_lost || clock::now() >= h->session->expires_at) {
+      // etcd may still have the lease, but nothing vouches for it any more: the session is about
+      // to be declared lost and its lease revoked.
+      h->mark_lost("its lease has no confirmed renewal within the TTL");
+      throw coordination_error(error::lock_lost, "lock " + h->name +
+                                                     ": its lease may have expired (no renewal "
+                                                     "confirmed within the TTL)");
+    }
+    txn_request t;
+    t.compares.push_back(compare::create_revision(h->key, compare_result::equal, h->token));
+    for (auto& c : compares) t.compares.push_back(std::move(c));
+    t.success = std::move(ops);
+    t.failure.push_back(range_op{h->key, {}});
+    auto r = co_await h->session->owner->txn(std::move(t));
+    if (r.succeeded) co_return r;
+    auto& kvs = std::get<range_result>(r.responses.at(0)).kvs;
+    if (kvs.empty() || kvs[0].create_revision != h->token) {
+      h->mark_lost("a guarded write found its key gone");
+      throw coordination_error(error::lock_lost, "lock " + h->name +
+                                                     " is no longer held (fencing token " +
+                                                     std::to_string(h->token) + ")");
+    }
+    r.responses.clear();
+    co_return r;
+  } catch (const boost::system::system_error& e) {
+    detail::rethrow_as_library_error(e, "lock_handle::guarded_txn");
   }
-  txn_request t;
-  t.compares.push_back(compare::create_revision(h->key, compare_result::equal, h->token));
-  for (auto& c : compares) t.compares.push_back(std::move(c));
-  t.success = std::move(ops);
-  t.failure.push_back(range_op{h->key, {}});
-  auto r = co_await h->session->owner->txn(std::move(t));
-  if (r.succeeded) co_return r;
-  auto& kvs = std::get<range_result>(r.responses.at(0)).kvs;
-  if (kvs.empty() || kvs[0].create_revision != h->token) {
-    h->mark_lost("a guarded write found its key gone");
-    throw coordination_error(
-        error::lock_lost,
-        "lock " + h->name + " is no longer held (fencing token " + std::to_string(h->token) + ")");
-  }
-  r.responses.clear();
-  co_return r;
 }
 
 }  // namespace coordination

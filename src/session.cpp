@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
 
+#include "detail/cancelled.hpp"
 #include "detail/client_impl.hpp"
 #include "detail/codec.hpp"
 #include "detail/session_state.hpp"
@@ -21,26 +22,30 @@ using clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 asio::awaitable<session> session::create(client& c, session_options options) {
-  if (options.ttl.count() <= 0)
-    throw coordination_error(error::invalid_argument, "ttl: must be positive");
-  if (options.renew_interval.count() < 0)
-    throw coordination_error(error::invalid_argument, "renew_interval: must not be negative");
-  std::int64_t id = options.lease_id;
-  std::chrono::seconds granted = options.ttl;
-  if (id == 0) {
-    auto g = co_await c.lease_grant(options.ttl.count());
-    id = g.id;
-    granted = std::chrono::seconds(g.ttl);
-  } else {
-    auto k = co_await c.lease_keep_alive_once(id);
-    granted = std::chrono::seconds(k.ttl);
+  try {
+    if (options.ttl.count() <= 0)
+      throw coordination_error(error::invalid_argument, "ttl: must be positive");
+    if (options.renew_interval.count() < 0)
+      throw coordination_error(error::invalid_argument, "renew_interval: must not be negative");
+    std::int64_t id = options.lease_id;
+    std::chrono::seconds granted = options.ttl;
+    if (id == 0) {
+      auto g = co_await c.lease_grant(options.ttl.count());
+      id = g.id;
+      granted = std::chrono::seconds(g.ttl);
+    } else {
+      auto k = co_await c.lease_keep_alive_once(id);
+      granted = std::chrono::seconds(k.ttl);
+    }
+    auto interval = options.renew_interval.count() > 0
+                        ? options.renew_interval
+                        : std::chrono::duration_cast<std::chrono::milliseconds>(granted) / 3;
+    auto state = std::make_shared<detail::session_state>(c, id, granted, interval);
+    asio::co_spawn(state->impl->executor, detail::session_state::keep_alive(state), asio::detached);
+    co_return session(std::move(state));
+  } catch (const boost::system::system_error& e) {
+    detail::rethrow_as_library_error(e, "session::create");
   }
-  auto interval = options.renew_interval.count() > 0
-                      ? options.renew_interval
-                      : std::chrono::duration_cast<std::chrono::milliseconds>(granted) / 3;
-  auto state = std::make_shared<detail::session_state>(c, id, granted, interval);
-  asio::co_spawn(state->impl->executor, detail::session_state::keep_alive(state), asio::detached);
-  co_return session(std::move(state));
 }
 
 session::session(std::shared_ptr<detail::session_state> s) : state_(std::move(s)) {}

@@ -9,7 +9,8 @@
 // Every call completes within client_config::request_timeout (retries included) and throws
 // coordination_error on failure. A call is also cancelled by Asio per-operation cancellation
 // (terminal), e.g. `co_await (client.get("k") || timer.async_wait(use_awaitable))` or
-// coordination::with_timeout(); a cancelled call leaves the connection pool in a good state.
+// coordination::with_timeout(); a cancelled call throws coordination_error(cancelled) (the
+// recipes' calls too, never Asio's system_error) and leaves the connection pool in a good state.
 // Keys and values are byte strings: any bytes, including '\0'.
 //
 // Work left on the executor: after its last call a client keeps, per pooled connection, one

@@ -1,6 +1,10 @@
 // Shared pieces of the integration tests: where etcd is, a config for it, unique key prefixes.
 #pragma once
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -8,6 +12,7 @@
 #include <exception>
 #include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 #include "coordination/client.hpp"
@@ -49,6 +54,41 @@ boost::asio::awaitable<void> eventually(
     BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < until, "never happened: " << what);
     co_await sleep_for(every);
   }
+}
+
+// Runs `op`, emits Asio terminal cancellation through its own slot after `delay` unless it has
+// ended, and says how it ended: "" (with a value), "cancelled" (coordination_error cancelled),
+// or a description of anything else.
+template <class T>
+boost::asio::awaitable<std::string> cancelled_after(boost::asio::awaitable<T> op,
+                                                    std::chrono::microseconds delay) {
+  namespace asio = boost::asio;
+  auto ex = co_await asio::this_coro::executor;
+  asio::cancellation_signal signal;
+  asio::steady_timer done(ex, asio::steady_timer::time_point::max());
+  bool finished = false;
+  std::exception_ptr failure;
+  asio::co_spawn(ex, std::move(op),
+                 asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e, auto&&...) {
+                   failure = e;
+                   finished = true;
+                   done.cancel();
+                 }));
+  asio::steady_timer t(ex, delay);
+  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!finished) signal.emit(asio::cancellation_type::terminal);
+  if (!finished) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+  std::string how;
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const coordination_error& e) {
+      how = e.code() == error::cancelled ? "cancelled" : std::string("ended with ") + e.what();
+    } catch (const std::exception& e) {
+      how = std::string("not a coordination_error (") + typeid(e).name() + "): " + e.what();
+    }
+  }
+  co_return how;
 }
 
 // The member of `cluster` that leads now, asked of each member in turn (for up to 5 s).

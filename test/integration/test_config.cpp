@@ -361,4 +361,25 @@ BOOST_AUTO_TEST_CASE(watch_across_an_etcd_restart_misses_nothing) {
   if (chaos.joinable()) chaos.join();
 }
 
+// Config calls cancelled by their caller at any point end with coordination_error(cancelled) or
+// their value, never another exception.
+BOOST_AUTO_TEST_CASE(calls_cancelled_anywhere_throw_cancelled) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    config_center cc(c, under("cancel"));
+    int cancelled = 0;
+    for (int i = 0; i < 40; ++i) {
+      auto delay = std::chrono::microseconds(100 * (i / 2));
+      std::string how;  // (GCC 12: no co_await inside ?:)
+      if (i % 2 == 0)
+        how = co_await cancelled_after(cc.set("k", std::to_string(i)), delay);
+      else
+        how = co_await cancelled_after(cc.find("k"), delay);
+      BOOST_TEST((how.empty() || how == "cancelled"), "call " << i << ": " << how);
+      cancelled += how == "cancelled";
+    }
+    BOOST_TEST(cancelled > 0);
+  });
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -273,6 +273,33 @@ BOOST_AUTO_TEST_CASE(cancelled_calls_leave_the_pool_usable) {
   });
 }
 
+// A call cancelled by its caller (terminal cancellation through its own slot, at any point of
+// its way) ends with coordination_error(cancelled) or its value, never with another exception.
+BOOST_AUTO_TEST_CASE(calls_cancelled_anywhere_throw_cancelled) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto key = unique_prefix("cancel-anywhere") + "k";
+    co_await c.put(key, "v");
+    int cancelled = 0, completed = 0;
+    for (int i = 0; i < 60; ++i) {
+      auto delay = std::chrono::microseconds(25 * (i / 3));
+      std::string how;
+      if (i % 3 == 0)
+        how = co_await cancelled_after(c.put(key, "v"), delay);
+      else if (i % 3 == 1)
+        how = co_await cancelled_after(c.get(key), delay);
+      else
+        how = co_await cancelled_after(c.watch(key), delay);
+      BOOST_TEST((how.empty() || how == "cancelled"), "call " << i << ": " << how);
+      cancelled += how == "cancelled";
+      completed += how.empty();
+    }
+    BOOST_TEST(cancelled > 0);
+    BOOST_TEST_MESSAGE(cancelled << " calls cancelled, " << completed << " completed");
+    BOOST_TEST((co_await c.get(key))->value == "v");  // the client still works
+  });
+}
+
 BOOST_AUTO_TEST_CASE(concurrent_calls_share_a_bounded_pool) {
   run([](asio::io_context& io) -> asio::awaitable<void> {
     auto cfg = config_for(shared_endpoints());

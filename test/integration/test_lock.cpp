@@ -218,6 +218,33 @@ BOOST_AUTO_TEST_CASE(a_create_with_an_unknown_outcome_leaves_no_key) {
   });
 }
 
+// lock() cancelled by its caller at any point of its way (creating its key, reading the queue,
+// starting the deletion watch, waiting) ends with coordination_error(cancelled) and leaves no
+// key; the lock then goes to the next waiter as usual.
+BOOST_AUTO_TEST_CASE(locks_cancelled_anywhere_throw_cancelled_and_leave_no_key) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto a = co_await session::create(c);
+    auto name = unique_prefix("cancel-lock") + "L";
+    locker la(a);
+    auto held = co_await la.lock(name);
+    int cancelled = 0;
+    for (int i = 0; i < 60; ++i) {
+      client other(io.get_executor(), config_for(shared_endpoints()));  // (no shared watch yet)
+      auto b = co_await session::create(other);
+      locker lb(b);
+      auto how = co_await cancelled_after(lb.lock(name), std::chrono::microseconds(80 * i));
+      BOOST_TEST(how == "cancelled", "lock " << i << ": " << how);
+      cancelled += how == "cancelled";
+      co_await expect_keys(c, name + "/", 1);  // only the holder's (before b's lease goes)
+      co_await b.close();
+    }
+    BOOST_TEST(cancelled > 0);
+    co_await held.release();
+    co_await a.close();
+  });
+}
+
 BOOST_AUTO_TEST_CASE(holder_session_killed_reports_lost_and_next_waiter_gets_it) {
   run([](asio::io_context& io) -> asio::awaitable<void> {
     client c(io.get_executor(), config_for(shared_endpoints()));

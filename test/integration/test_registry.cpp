@@ -437,4 +437,27 @@ BOOST_AUTO_TEST_CASE(a_thousand_services_share_a_few_watch_connections) {
       120s);
 }
 
+// Registry calls cancelled by their caller at any point (several etcd calls each) end with
+// coordination_error(cancelled) or their value, never another exception.
+BOOST_AUTO_TEST_CASE(calls_cancelled_anywhere_throw_cancelled) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    int cancelled = 0;
+    for (int i = 0; i < 40; ++i) {
+      service_registry reg(c, under("cancel"));
+      auto delay = std::chrono::microseconds(100 * (i / 2));
+      std::string how;  // (GCC 12: no co_await inside ?:)
+      if (i % 2 == 0)
+        how = co_await cancelled_after(
+            reg.register_service(instance("svc", "a" + std::to_string(i), "localhost:1")), delay);
+      else
+        how = co_await cancelled_after(reg.discover("svc"), delay);
+      BOOST_TEST((how.empty() || how == "cancelled"), "call " << i << ": " << how);
+      cancelled += how == "cancelled";
+      co_await reg.close();
+    }
+    BOOST_TEST(cancelled > 0);
+  });
+}
+
 BOOST_AUTO_TEST_SUITE_END()
