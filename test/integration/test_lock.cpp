@@ -209,7 +209,9 @@ BOOST_AUTO_TEST_CASE(a_create_with_an_unknown_outcome_leaves_no_key) {
       BOOST_TEST(e.code() == error::outcome_unknown, e.what());
     }
     proxy.drop_txn_answers(false);
-    BOOST_TEST(proxy.answers_dropped() == 1u);
+    // (>= 1: the background removal's first attempt may have gone out meanwhile, and been
+    // dropped too; it is retried)
+    BOOST_TEST(proxy.answers_dropped() >= 1u);
     co_await expect_keys(a, name + "/", 0);  // created, then removed
     auto h = co_await with_timeout(lb.lock(name), 5s);
     BOOST_TEST(h.held());
