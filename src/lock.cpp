@@ -376,16 +376,11 @@ asio::awaitable<void> revoke_logged(coordination::session own) {
   }
 }
 
-// Revokes the lease of a lock that had one of its own: awaited, or in the background when the
-// caller has cancelled this coroutine (a co_await would only throw there).
-asio::awaitable<void> close_own_session(coordination::session own) {
-  auto state = co_await asio::this_coro::cancellation_state;
-  if (state.cancelled() == asio::cancellation_type::none) {
-    co_await revoke_logged(std::move(own));
-  } else {
-    auto ex = own.state()->impl->executor;
-    asio::co_spawn(ex, revoke_logged(std::move(own)), asio::detached);
-  }
+// Revokes the lease of a lock that had one of its own, in the background (for a coroutine its
+// caller has cancelled: any co_await there would only throw).
+void revoke_in_background(coordination::session own) {
+  auto ex = own.state()->impl->executor;
+  asio::co_spawn(ex, revoke_logged(std::move(own)), asio::detached);
 }
 
 asio::awaitable<void> watch_own_key(std::shared_ptr<held_lock> h, std::int64_t from) {
@@ -573,7 +568,7 @@ asio::awaitable<lock_handle> locker::lock(std::string name, std::chrono::seconds
   } catch (...) {
     failure = std::current_exception();
   }
-  co_await detail::close_own_session(std::move(own));
+  detail::revoke_in_background(std::move(own));  // (this call has failed: no need to wait)
   std::rethrow_exception(detail::as_library_error(failure, "lock " + name));
 }
 
@@ -820,9 +815,14 @@ asio::awaitable<void> lock_handle::release() {
   else
     detail::leave_gate(h->gate.get());
   if (h->own_session) {
+    // Revokes the lock's own lease: awaited, unless the caller has cancelled this release.
     auto own = std::move(*h->own_session);
     h->own_session.reset();
-    co_await detail::close_own_session(std::move(own));  // revokes the lock's own lease
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() == asio::cancellation_type::none)
+      co_await detail::revoke_logged(std::move(own));
+    else
+      detail::revoke_in_background(std::move(own));
   }
   if (failure) {
     failure = detail::as_library_error(failure, "release " + h->key);

@@ -231,11 +231,16 @@ BOOST_AUTO_TEST_CASE(locks_cancelled_anywhere_throw_cancelled_and_leave_no_key) 
     locker la(a);
     auto held = co_await la.lock(name);
     int cancelled = 0;
-    for (int i = 0; i < 60; ++i) {
+    for (int i = 0; i < 80; ++i) {
       client other(io.get_executor(), config_for(shared_endpoints()));  // (no shared watch yet)
       auto b = co_await session::create(other);
       locker lb(b);
-      auto how = co_await cancelled_after(lb.lock(name), std::chrono::microseconds(80 * i));
+      auto delay = std::chrono::microseconds(80 * (i / 2));
+      std::string how;  // (every other one with a lease of its own)
+      if (i % 2 == 0)
+        how = co_await cancelled_after(lb.lock(name), delay);
+      else
+        how = co_await cancelled_after(lb.lock(name, 7s), delay);
       BOOST_TEST(how == "cancelled", "lock " << i << ": " << how);
       cancelled += how == "cancelled";
       co_await expect_keys(c, name + "/", 1);  // only the holder's (before b's lease goes)
@@ -243,6 +248,12 @@ BOOST_AUTO_TEST_CASE(locks_cancelled_anywhere_throw_cancelled_and_leave_no_key) 
     }
     BOOST_TEST(cancelled > 0);
     co_await held.release();
+    auto d = co_await session::create(c);
+    locker ld(d);
+    auto next = co_await with_timeout(ld.lock(name), 5s);  // nobody left in the queue
+    BOOST_TEST(next.held());
+    co_await next.release();
+    co_await d.close();
     co_await a.close();
   });
 }
