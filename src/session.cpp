@@ -140,7 +140,9 @@ asio::awaitable<void> session::close() {
 }
 
 void session::orphan() {
+  state_->orphaned = true;
   state_->stop();
+  state_->renew_timer.cancel();  // (ends a revocation of a lost lease in progress)
 }
 
 }  // namespace coordination

@@ -59,7 +59,8 @@ struct session_state : std::enable_shared_from_this<session_state> {
   clock::time_point expires_at;
   std::uint64_t renewals = 0;
   bool is_lost = false;
-  bool stopped = false;  // closed or orphaned
+  bool stopped = false;   // closed or orphaned
+  bool orphaned = false;  // orphan(): the lease is left to run out, not even revoked when lost
   bool revoked = false;
   std::uint64_t next_callback = 1;
   std::map<std::uint64_t, std::function<void(std::error_code)>> callbacks;
@@ -129,18 +130,19 @@ struct session_state : std::enable_shared_from_this<session_state> {
       }
       if (clock::now() >= self->expires_at) self->mark_lost("renewals failed past the lease's TTL");
     }
-    if (self->is_lost && !self->stopped) co_await revoke_lost(self);
+    if (self->is_lost && !self->orphaned) co_await revoke_lost(self);
   }
 
   // A lost session's lease can outlive the client's verdict in etcd: each new leader extends
   // every lease by its TTL, so under repeated elections it may not expire for a long time, and
   // its lock keys, registrations and campaigns would stay with nobody renewing or releasing
   // them, blocking every other waiter. So once etcd answers again, the lease is revoked (tried
-  // for a minute, or 6 TTLs if longer; stops when the session is closed).
+  // for a minute, or 6 TTLs if longer; also after the session was closed or destroyed, which
+  // is what an application does with a lost session; orphan() and client::close() stop it).
   static asio::awaitable<void> revoke_lost(std::shared_ptr<session_state> self) {
     const auto until = clock::now() + std::max<clock::duration>(60s, 6 * self->ttl);
     auto pause = std::chrono::milliseconds(250);
-    while (!self->stopped && clock::now() < until) {
+    while (!self->orphaned && clock::now() < until) {
       try {
         co_await self->impl->transport.call(
             "/v3/lease/revoke", encode_lease_id(self->lease), transport::call_kind::read,

@@ -16,6 +16,7 @@
 #include "coordination/lock.hpp"
 #include "coordination/observability.hpp"
 #include "coordination/registry.hpp"
+#include "coordination/session.hpp"
 #include "coordination/with_timeout.hpp"
 
 namespace asio = boost::asio;
@@ -327,6 +328,42 @@ BOOST_AUTO_TEST_CASE(coordinator_enables_metrics_and_the_spdlog_tracer) {
                1);
     BOOST_CHECK_THROW(make_spdlog_tracer(nullptr, 9), coordination_error);
   });
+}
+
+// A session lost while etcd does not answer, and destroyed at once (what an application does
+// with a lost session), still revokes its lease once etcd answers again: a revocation request
+// reaches etcd after the resume (its first attempt, made while etcd was paused, timed out). An
+// unrevoked lease would keep the session's lock keys while leaders keep changing.
+BOOST_AUTO_TEST_CASE(a_lost_session_destroyed_at_once_still_revokes_its_lease) {
+  if (using_external_cluster()) return;
+  etcd_cluster cluster(1);
+  run(
+      [&](asio::io_context& io) -> asio::awaitable<void> {
+        auto reg = std::make_shared<prometheus::Registry>();
+        auto cfg = config_for(cluster.client_urls());
+        cfg.metrics = reg;
+        cfg.request_timeout = 2s;
+        client c(io.get_executor(), cfg);
+        session_options o;
+        o.ttl = 3s;
+        {
+          auto s = co_await session::create(c, o);
+          cluster.pause(0);
+          BOOST_TEST((co_await with_timeout(s.wait_lost(), 15s)) == error::session_expired);
+        }  // destroyed while the first revocation attempt waits for the paused member
+        const label_map revoke{{"call", "/v3/lease/revoke"}};
+        const label_map revoke_timeout{{"call", "/v3/lease/revoke"}, {"code", "timeout"}};
+        co_await eventually(
+            [&] { return metric(*reg, "coordination_request_errors_total", revoke_timeout) >= 1; },
+            10s, "the first revocation attempt timing out");
+        cluster.resume(0);
+        co_await eventually(
+            [&] { return metric(*reg, "coordination_requests_total", revoke) >= 2; }, 15s,
+            "a revocation attempt after etcd answers again");
+        // (the second attempt revoked the lease, or found it expired already)
+        BOOST_TEST(metric(*reg, "coordination_request_errors_total", revoke_timeout) == 1);
+      },
+      60s);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
