@@ -10,7 +10,8 @@
 // revoked in the background as soon as etcd answers (etcd extends every lease at each leader
 // election, so under repeated elections a lease nobody renews can live on for a long time,
 // and with it the session's lock keys). That goes on (for a minute, or 6 TTLs if longer) also
-// after the lost session is closed or destroyed; orphan() or client::close() ends it.
+// after the lost session is closed or destroyed, as work on the executor (io_context::run()
+// returns after it); orphan() or client::close() ends it.
 //
 // Thread-safety: like the client, use a session from the client's executor only. Destroying the
 // last handle stops the renewals and revokes the lease in the background (a detached request
