@@ -367,22 +367,6 @@ std::string unique_suffix(std::int64_t lease) {
   return hex(lease) + "-" + std::to_string(++counter);
 }
 
-asio::awaitable<void> revoke_logged(coordination::session own) {
-  try {
-    co_await own.close();
-  } catch (const std::exception& e) {
-    own.state()->impl->log->info("coordination: revoking the lease {:x} of a lock failed: {}",
-                                 own.lease(), e.what());
-  }
-}
-
-// Revokes the lease of a lock that had one of its own, in the background (for a coroutine its
-// caller has cancelled: any co_await there would only throw).
-void revoke_in_background(coordination::session own) {
-  auto ex = own.state()->impl->executor;
-  asio::co_spawn(ex, revoke_logged(std::move(own)), asio::detached);
-}
-
 asio::awaitable<void> watch_own_key(std::shared_ptr<held_lock> h, std::int64_t from) {
   bool compacted = false;
   try {
@@ -568,7 +552,7 @@ asio::awaitable<lock_handle> locker::lock(std::string name, std::chrono::seconds
   } catch (...) {
     failure = std::current_exception();
   }
-  detail::revoke_in_background(std::move(own));  // (this call has failed: no need to wait)
+  own.state()->close_in_background();  // (this call has failed: no need to wait)
   std::rethrow_exception(detail::as_library_error(failure, "lock " + name));
 }
 
@@ -619,7 +603,6 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
   const std::string key = prefix + detail::hex(s->lease);
   std::int64_t my_rev = 0;
   std::int64_t seen_revision = 0;
-  bool may_exist = false;
   std::exception_ptr failure;
   try {
     // One round trip: create our key if absent, and read the current owner.
@@ -631,7 +614,6 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     t.success.push_back(range_op{prefix, detail::first_created()});
     t.failure.push_back(range_op{key, {}});
     t.failure.push_back(range_op{prefix, detail::first_created()});
-    may_exist = true;  // from here on a failure may leave the key behind
     auto r = co_await c.txn(std::move(t));
     seen_revision = r.header.revision;
     if (r.succeeded) {
@@ -670,15 +652,10 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     failure = detail::as_library_error(failure, "lock " + name);
     span.fail(failure);
     // A cancelled or failed waiter removes its key so it never blocks others; also when the
-    // create itself failed after it may have been applied (outcome unknown, timeout, cancelled):
-    // the key is named after this lease, and the gate keeps this session's other coroutines
-    // away from it until it is gone.
-    if (my_rev)
-      detail::abandon(s, gate, key, my_rev);
-    else if (may_exist)
-      detail::abandon(s, gate, key, 0);
-    else
-      detail::leave_gate(gate.get());
+    // create itself failed (my_rev 0) after it may have been applied (outcome unknown, timeout,
+    // cancelled): the key is named after this lease, and the gate keeps this session's other
+    // coroutines away from it until it is gone.
+    detail::abandon(s, gate, key, my_rev);
     std::rethrow_exception(failure);
   }
   span.attr("key", key).attr("fencing_token", std::to_string(my_rev));
@@ -815,14 +792,19 @@ asio::awaitable<void> lock_handle::release() {
   else
     detail::leave_gate(h->gate.get());
   if (h->own_session) {
-    // Revokes the lock's own lease: awaited, unless the caller has cancelled this release.
-    auto own = std::move(*h->own_session);
-    h->own_session.reset();
+    // Revokes the lock's own lease: awaited, unless the caller has cancelled this release (a
+    // co_await would only throw there).
     auto state = co_await asio::this_coro::cancellation_state;
-    if (state.cancelled() == asio::cancellation_type::none)
-      co_await detail::revoke_logged(std::move(own));
-    else
-      detail::revoke_in_background(std::move(own));
+    if (state.cancelled() != asio::cancellation_type::none) {
+      h->own_session->state()->close_in_background();
+    } else {
+      try {
+        co_await h->own_session->close();
+      } catch (const std::exception& e) {
+        h->session->impl->log->info("coordination: revoking the lease of lock {} failed: {}",
+                                    h->key, e.what());
+      }
+    }
   }
   if (failure) {
     failure = detail::as_library_error(failure, "release " + h->key);

@@ -60,23 +60,10 @@ session& session::operator=(session&& other) noexcept {
 
 session::~session() {
   if (!state_ || state_->stopped) return;
-  auto s = state_;
-  bool was_lost = s->is_lost;
-  s->stop();
-  if (was_lost) return;
-  s->impl->log->info("coordination: session lease {:x} dropped without close(); revoking it",
-                     s->lease);
-  asio::co_spawn(
-      s->impl->executor,
-      [s]() -> asio::awaitable<void> {
-        try {
-          co_await s->impl->transport.call("/v3/lease/revoke", detail::encode_lease_id(s->lease),
-                                           transport::call_kind::read);
-        } catch (const std::exception& e) {
-          s->impl->log->info("coordination: revoking lease {:x} failed: {}", s->lease, e.what());
-        }
-      },
-      asio::detached);
+  if (!state_->is_lost)
+    state_->impl->log->info("coordination: session lease {:x} dropped without close(); revoking it",
+                            state_->lease);
+  state_->close_in_background();
 }
 
 std::int64_t session::lease() const {

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -86,6 +88,27 @@ struct session_state : std::enable_shared_from_this<session_state> {
     renew_timer.cancel();
     lost_signal.cancel();
     callbacks.clear();
+  }
+
+  // Stops renewing and revokes the lease in the background (a detached request, a failure
+  // logged); a lost session's lease is being revoked already (revoke_lost()).
+  void close_in_background() {
+    if (stopped) return;
+    bool was_lost = is_lost;
+    stop();
+    if (was_lost) return;
+    asio::co_spawn(
+        impl->executor,
+        [self = shared_from_this()]() -> asio::awaitable<void> {
+          try {
+            co_await self->impl->transport.call("/v3/lease/revoke", encode_lease_id(self->lease),
+                                                transport::call_kind::read);
+          } catch (const std::exception& e) {
+            self->impl->log->info("coordination: revoking lease {:x} failed: {}", self->lease,
+                                  e.what());
+          }
+        },
+        asio::detached);
   }
 
   static asio::awaitable<void> keep_alive(std::shared_ptr<session_state> self) {

@@ -84,30 +84,6 @@ class tcp_proxy {
     std::list<std::shared_ptr<pair>> pairs;
   };
 
-  // Forwards the client's first bytes unless they open a watch stream that is to be held, then
-  // both directions.
-  static boost::asio::awaitable<void> start(std::shared_ptr<state> s, std::shared_ptr<pair> p) {
-    auto ex = co_await boost::asio::this_coro::executor;
-    char buf[16384];
-    try {
-      auto n = co_await p->a.async_read_some(boost::asio::buffer(buf), boost::asio::use_awaitable);
-      std::string_view head(buf, n);
-      if (s->hold_watches &&
-          (head.starts_with("GET /v3/watch") || head.starts_with("POST /v3/watch"))) {
-        ++s->held;
-        co_return;  // parked: open, never answered (closed by cut() or the destructor)
-      }
-      if (s->drop_txn && head.starts_with("POST /v3/kv/txn")) p->drop_answer = true;
-      co_await boost::asio::async_write(p->b, boost::asio::buffer(buf, n),
-                                        boost::asio::use_awaitable);
-    } catch (const std::exception&) {
-      p->close();
-      co_return;
-    }
-    boost::asio::co_spawn(ex, pump(s, p, p->a, p->b), boost::asio::detached);
-    boost::asio::co_spawn(ex, pump(s, p, p->b, p->a), boost::asio::detached);
-  }
-
   static boost::asio::awaitable<void> pump(std::shared_ptr<state> s, std::shared_ptr<pair> p,
                                            tcp::socket& from, tcp::socket& to) {
     char buf[16384];
@@ -117,6 +93,11 @@ class tcp_proxy {
             co_await from.async_read_some(boost::asio::buffer(buf), boost::asio::use_awaitable);
         if (&from == &p->a) {  // a request (a pooled connection carries many)
           std::string_view head(buf, n);
+          if (s->hold_watches &&
+              (head.starts_with("GET /v3/watch") || head.starts_with("POST /v3/watch"))) {
+            ++s->held;
+            co_return;  // parked: open, never answered (closed by cut() or the destructor)
+          }
           if (s->drop_txn && head.starts_with("POST /v3/kv/txn")) p->drop_answer = true;
         } else if (p->drop_answer) {  // its answer: never delivered
           ++s->dropped;
@@ -156,7 +137,8 @@ class tcp_proxy {
       }
       s->pairs.remove_if([](auto& q) { return !q->a.is_open(); });
       s->pairs.push_back(p);
-      boost::asio::co_spawn(ex, start(s, p), boost::asio::detached);
+      boost::asio::co_spawn(ex, pump(s, p, p->a, p->b), boost::asio::detached);
+      boost::asio::co_spawn(ex, pump(s, p, p->b, p->a), boost::asio::detached);
     }
   }
 
