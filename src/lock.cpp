@@ -1,6 +1,8 @@
 #include "coordination/lock.hpp"
 
 #include <atomic>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <cstdio>
@@ -150,6 +152,16 @@ void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, 
       asio::detached);
 }
 
+// Runs a key's create request to its end even when the caller cancels meanwhile (the caller's
+// cancellation takes effect at its next step): its outcome is then known and the key it made can
+// be removed. A create cut off in flight could still be applied after that removal, and stay.
+asio::awaitable<txn_result> create_to_the_end(client& c, txn_request t) {
+  auto ex = co_await asio::this_coro::executor;
+  co_return co_await asio::co_spawn(
+      ex, c.txn(std::move(t)),
+      asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+}
+
 // Creates `key` on `lease` unless it exists. Returns {its create revision, header revision}.
 asio::awaitable<std::pair<std::int64_t, std::int64_t>> create_key(client& c, const std::string& key,
                                                                   std::int64_t lease) {
@@ -159,7 +171,7 @@ asio::awaitable<std::pair<std::int64_t, std::int64_t>> create_key(client& c, con
   with_lease.lease = lease;
   t.success.push_back(put_op{key, "", with_lease});
   t.failure.push_back(range_op{key, {}});
-  auto r = co_await c.txn(std::move(t));
+  auto r = co_await create_to_the_end(c, std::move(t));
   if (r.succeeded) co_return std::pair{r.header.revision, r.header.revision};
   auto& mine = std::get<range_result>(r.responses.at(0)).kvs;
   if (mine.empty()) throw coordination_error(error::protocol_error, "lock key vanished");
@@ -614,7 +626,7 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     t.success.push_back(range_op{prefix, detail::first_created()});
     t.failure.push_back(range_op{key, {}});
     t.failure.push_back(range_op{prefix, detail::first_created()});
-    auto r = co_await c.txn(std::move(t));
+    auto r = co_await detail::create_to_the_end(c, std::move(t));
     seen_revision = r.header.revision;
     if (r.succeeded) {
       my_rev = r.header.revision;
@@ -652,9 +664,9 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     failure = detail::as_library_error(failure, "lock " + name);
     span.fail(failure);
     // A cancelled or failed waiter removes its key so it never blocks others; also when the
-    // create itself failed (my_rev 0) after it may have been applied (outcome unknown, timeout,
-    // cancelled): the key is named after this lease, and the gate keeps this session's other
-    // coroutines away from it until it is gone.
+    // create itself failed (my_rev 0) after it may have been applied (outcome unknown, timeout):
+    // the key is named after this lease, and the gate keeps this session's other coroutines
+    // away from it until it is gone. (A cancellation waits for the create's answer first.)
     detail::abandon(s, gate, key, my_rev);
     std::rethrow_exception(failure);
   }
