@@ -118,6 +118,14 @@ asio::awaitable<watch_stream> client::watch_prefix(std::string prefix, watch_opt
   return watch(std::move(prefix), std::move(options));
 }
 
+asio::awaitable<delete_result> detail::delete_own_key(client_impl& impl, std::string key) {
+  auto self = impl.shared_from_this();
+  check_key(key);
+  auto body = co_await self->transport.call("/v3/kv/deleterange", encode_delete(key, {}),
+                                            call_kind::idempotent);
+  co_return decode_delete(body);
+}
+
 asio::awaitable<watch_stream> client::watch_range(std::string key, std::string range_end,
                                                   watch_options options) {
   if (range_end.empty())
@@ -199,8 +207,9 @@ asio::awaitable<txn_result> client::txn(txn_request request) {
     }
   }
   check_size(self->config, bytes, "txn");
-  auto body = co_await self->transport.call("/v3/kv/txn", detail::encode_txn(request),
-                                            writes ? call_kind::write : call_kind::read);
+  auto kind = call_kind::read;
+  if (writes) kind = request.idempotent ? call_kind::idempotent : call_kind::write;
+  auto body = co_await self->transport.call("/v3/kv/txn", detail::encode_txn(request), kind);
   co_return detail::decode_txn(body);
 }
 
@@ -210,7 +219,7 @@ asio::awaitable<compact_result> client::compact(std::int64_t revision, bool phys
     throw coordination_error(error::invalid_argument, "revision: must be positive");
   // Compaction is idempotent: compacting again to the same revision changes nothing.
   auto body = co_await self->transport.call(
-      "/v3/kv/compaction", detail::encode_compact(revision, physical), call_kind::read);
+      "/v3/kv/compaction", detail::encode_compact(revision, physical), call_kind::idempotent);
   co_return detail::decode_compact(body);
 }
 
@@ -218,8 +227,12 @@ asio::awaitable<lease_grant_result> client::lease_grant(std::int64_t ttl_seconds
   auto self = impl_;
   if (ttl_seconds <= 0) throw coordination_error(error::invalid_argument, "ttl: must be positive");
   if (id < 0) throw coordination_error(error::invalid_argument, "lease id: must not be negative");
-  auto body = co_await self->transport.call(
-      "/v3/lease/grant", detail::encode_lease_grant(ttl_seconds, id), call_kind::write);
+  // Idempotent enough: a grant applied twice leaves a second lease that nobody knows, holds no
+  // key and expires after its TTL. With a caller's id a second grant fails "already exists",
+  // which a resend cannot tell from somebody else's lease: that one stays a plain write.
+  auto kind = id == 0 ? call_kind::idempotent : call_kind::write;
+  auto body = co_await self->transport.call("/v3/lease/grant",
+                                            detail::encode_lease_grant(ttl_seconds, id), kind);
   co_return detail::decode_lease_grant(body);
 }
 
@@ -228,7 +241,7 @@ asio::awaitable<lease_revoke_result> client::lease_revoke(std::int64_t id) {
   if (id <= 0) throw coordination_error(error::invalid_argument, "lease id: must be positive");
   // Revoking twice is harmless (the second says lease_not_found), so resending is safe.
   auto body = co_await self->transport.call("/v3/lease/revoke", detail::encode_lease_id(id),
-                                            call_kind::read);
+                                            call_kind::idempotent);
   co_return detail::decode_lease_revoke(body);
 }
 
@@ -236,7 +249,7 @@ asio::awaitable<lease_keep_alive_result> client::lease_keep_alive_once(std::int6
   auto self = impl_;
   if (id <= 0) throw coordination_error(error::invalid_argument, "lease id: must be positive");
   auto body = co_await self->transport.call("/v3/lease/keepalive", detail::encode_lease_id(id),
-                                            call_kind::read);
+                                            call_kind::idempotent);
   co_return detail::decode_lease_keep_alive(body);
 }
 

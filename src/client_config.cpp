@@ -16,6 +16,9 @@ void client_config::validate() const {
   for (auto& url : endpoints) transport::parse_endpoint(url, "endpoints");
   if (dial_timeout.count() <= 0) invalid("dial_timeout: must be positive");
   if (request_timeout.count() <= 0) invalid("request_timeout: must be positive");
+  if (attempt_timeout.count() <= 0) invalid("attempt_timeout: must be positive");
+  if (probe_timeout.count() <= 0) invalid("probe_timeout: must be positive");
+  if (probe_timeout > attempt_timeout) invalid("probe_timeout: must not be above attempt_timeout");
   if (!password.empty() && username.empty()) invalid("username: a password needs a user name");
   if (retry.max_retries < 0) invalid("retry.max_retries: must not be negative");
   if (retry.initial_interval.count() <= 0) invalid("retry.initial_interval: must be positive");

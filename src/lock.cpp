@@ -135,6 +135,7 @@ void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, 
             if (token != 0)
               t.compares.push_back(compare::create_revision(key, compare_result::equal, token));
             t.success.push_back(delete_op{key, {}});
+            t.idempotent = true;  // our own key: deleting it twice is deleting it once
             co_await s->owner->txn(std::move(t));
             break;
           } catch (const std::exception& e) {
@@ -171,6 +172,7 @@ asio::awaitable<std::pair<std::int64_t, std::int64_t>> create_key(client& c, con
   with_lease.lease = lease;
   t.success.push_back(put_op{key, "", with_lease});
   t.failure.push_back(range_op{key, {}});
+  t.idempotent = true;  // a resend after our create was applied reads our key: the same answer
   auto r = co_await create_to_the_end(c, std::move(t));
   if (r.succeeded) co_return std::pair{r.header.revision, r.header.revision};
   auto& mine = std::get<range_result>(r.responses.at(0)).kvs;
@@ -626,6 +628,9 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     t.success.push_back(range_op{prefix, detail::first_created()});
     t.failure.push_back(range_op{key, {}});
     t.failure.push_back(range_op{prefix, detail::first_created()});
+    // Our key is named after our lease: a resend after the create was applied finds it in the
+    // failure branch, with its create revision (the same outcome).
+    t.idempotent = true;
     auto r = co_await detail::create_to_the_end(c, std::move(t));
     seen_revision = r.header.revision;
     if (r.succeeded) {
@@ -795,7 +800,8 @@ asio::awaitable<void> lock_handle::release() {
   try {
     // A plain delete (one raft write, cheaper than a txn): the key is named after this lease and
     // only this holder can have created it under that name since it took the lock.
-    co_await h->session->owner->del(h->key);
+    // Resent after any failure (deleting our own key twice is deleting it once).
+    co_await detail::delete_own_key(*h->session->impl, h->key);
   } catch (...) {
     failure = std::current_exception();
   }

@@ -20,8 +20,10 @@ namespace coordination {
 class tracer;
 
 // Exponential backoff with jitter (a random wait in [interval/2, interval]) between attempts of one
-// call. Reads are retried after any failure; writes only when the request is known not to have
-// reached etcd.
+// call. Reads and idempotent writes (a lease grant, a lock key's create and release, a txn marked
+// idempotent) are retried after any failure; other writes only when the request is known not to
+// have reached etcd. A retry goes at once to another endpoint when one is usable; the backoff is
+// for when none is.
 struct retry_config {
   int max_retries = 4;
   std::chrono::milliseconds initial_interval{50};
@@ -49,6 +51,20 @@ struct client_config {
   std::chrono::milliseconds dial_timeout{3000};  // TCP connect + TLS handshake, per attempt
   // Deadline of one whole call, retries and failovers included.
   std::chrono::milliseconds request_timeout{10000};
+  // How long one attempt waits for its answer to begin. An endpoint that lets it pass is marked
+  // suspect (no new calls until a background probe finds it answering): a paused member's
+  // kernel still accepts requests. A read or idempotent write then goes on to the next endpoint;
+  // another write fails `timeout` (it was sent and may have been applied). 2 s: far above an
+  // answer's time on a LAN and above etcd's default election timeout (1 s), so a leader
+  // election alone does not make a member suspect, and still 4 attempts within request_timeout.
+  // Values above request_timeout have no effect (the call's deadline comes first).
+  std::chrono::milliseconds attempt_timeout{2000};
+  // A new plain-HTTP connection carries a request only once the server has answered on it: a
+  // `GET /version` first (one round trip per new connection; TLS's handshake proves it already).
+  // A server that does not answer it within probe_timeout is marked suspect and the call moves
+  // on. 500 ms: hundreds of round trips on a LAN; a member that cannot answer /version that fast
+  // should not get a write.
+  std::chrono::milliseconds probe_timeout{500};
   std::string username;  // empty: no authentication
   std::string password;
   tls_config tls;

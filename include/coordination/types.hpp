@@ -139,6 +139,11 @@ struct txn_request {
   std::vector<compare> compares;
   std::vector<txn_op> success;
   std::vector<txn_op> failure;
+  // The caller declares that applying this txn twice has the effect of applying it once (a
+  // put-if-absent of a key only this caller writes, say): the client may then resend it after
+  // any failure, also after it was sent, instead of failing with outcome_unknown or timeout.
+  // The answer of a resend describes the second application (e.g. the failure branch).
+  bool idempotent = false;
 };
 
 using txn_op_result = std::variant<range_result, put_result, delete_result>;

@@ -28,6 +28,10 @@ struct client_impl : std::enable_shared_from_this<client_impl> {
   watch_hub& hub();
 };
 
+// Deletes `key`, a key only this caller creates (a lock key named after its own lease): resent
+// after any failure, since deleting it twice has the effect of once.
+boost::asio::awaitable<delete_result> delete_own_key(client_impl& impl, std::string key);
+
 // Throws invalid_argument naming `field` when `key` is empty.
 void check_key(std::string_view key, const char* field = "key");
 

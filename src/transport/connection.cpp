@@ -98,6 +98,12 @@ void connection::deadline_scope::arm() {
   c_->arm(deadline_);
 }
 
+void connection::deadline_scope::extend(clock::time_point deadline) {
+  if (deadline <= deadline_) return;
+  deadline_ = deadline;
+  if (armed_) c_->arm(deadline_);  // (the pending wait finds the later deadline and waits on)
+}
+
 std::error_code connection::deadline_scope::halted() const {
   if (c_->closed_)
     return std::error_code(boost::system::error_code(asio::error::operation_aborted));
@@ -173,6 +179,7 @@ asio::awaitable<std::error_code> connection::connect(clock::time_point deadline)
     auto [hec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, use_tuple);
     if (hec) co_return io_error(hec);
     if (auto ec = bounded.halted()) co_return ec;
+    proven_ = true;  // the server answered the handshake
   } else {
     // Requests are first written straight away (send()): a full socket buffer must answer
     // would_block rather than block the thread.
@@ -185,15 +192,30 @@ asio::awaitable<std::error_code> connection::connect(clock::time_point deadline)
 asio::awaitable<exchange_result> connection::exchange(const http_request& req,
                                                       clock::time_point deadline,
                                                       std::size_t max_body) {
+  return exchange(req, deadline, deadline, max_body);
+}
+
+asio::awaitable<exchange_result> connection::exchange(const http_request& req,
+                                                      clock::time_point answer_deadline,
+                                                      clock::time_point deadline,
+                                                      std::size_t max_body) {
   keep_alive_ = false;  // true again only after a complete keep-alive answer
-  deadline_scope bounded(this, deadline);
-  if (tls_) co_return co_await exchange_on(*tls_, req, max_body, bounded);
-  co_return co_await exchange_on(*tcp_, req, max_body, bounded);
+  deadline_scope bounded(this, std::min(answer_deadline, deadline));
+  exchange_result r;
+  if (tls_)
+    r = co_await exchange_on(*tls_, req, max_body, bounded, deadline);
+  else
+    r = co_await exchange_on(*tcp_, req, max_body, bounded, deadline);
+  co_return r;
 }
 
 void connection::format_head(const http_request& req) {
   head_.clear();
-  head_.append("POST ").append(req.path).append(" HTTP/1.1\r\nHost: ").append(ep_.host);
+  head_.append(req.method)
+      .append(" ")
+      .append(req.path)
+      .append(" HTTP/1.1\r\nHost: ")
+      .append(ep_.host);
   head_.append(":").append(ep_.port);
   head_.append("\r\nContent-Type: application/json\r\nContent-Length: ");
   head_.append(std::to_string(req.body.size()));
@@ -268,7 +290,8 @@ asio::awaitable<std::pair<std::error_code, std::size_t>> connection::read_some(c
 template <class Stream>
 asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_request& req,
                                                          std::size_t max_body,
-                                                         deadline_scope& bounded) {
+                                                         deadline_scope& bounded,
+                                                         clock::time_point deadline) {
   exchange_result out;
   if (auto ec = co_await send(s, req, bounded)) {
     out.ec = ec;
@@ -289,6 +312,7 @@ asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_r
     auto buf = direct ? asio::buffer(parser_.body_tail(), parser_.body_due())
                       : asio::buffer(read_buffer_.get(), read_buffer_size);
     auto [rec, n] = co_await s.async_read_some(buf, use_tuple);
+    if (n > 0) bounded.extend(deadline);  // the answer has begun
     std::error_code pec;
     if (rec == asio::error::eof) {  // (a TLS stream cut without close_notify is an error)
       parser_.feed_eof(pec);
@@ -313,6 +337,7 @@ asio::awaitable<exchange_result> connection::exchange_on(Stream& s, const http_r
   out.response.status = parser_.status();
   out.response.body = std::move(parser_.body());
   keep_alive_ = parser_.keep_alive() && !extra && !deadline_->fired;
+  proven_ = true;
   co_return out;
 }
 

@@ -26,6 +26,7 @@ struct http_request {
   std::string_view body;  // JSON
   std::string_view authorization;
   bool require_leader = false;
+  std::string_view method = "POST";  // the readiness probe sends GET /version
 };
 
 struct http_response {
@@ -56,6 +57,15 @@ class connection {
   boost::asio::awaitable<exchange_result> exchange(const http_request& req,
                                                    clock::time_point deadline,
                                                    std::size_t max_body);
+  // Same, but the answer's first bytes must come before `answer_deadline` (<= deadline): a
+  // server that does not start answering by then ends the exchange with beast::error::timeout.
+  boost::asio::awaitable<exchange_result> exchange(const http_request& req,
+                                                   clock::time_point answer_deadline,
+                                                   clock::time_point deadline,
+                                                   std::size_t max_body);
+  // The server has spoken on this connection: a TLS handshake, or a whole HTTP answer. A request
+  // that must not be lost in a paused server goes only on a proven connection.
+  bool proven() const { return proven_; }
   // For a streamed answer (the POST form of /v3/watch): sends `req` and returns; then
   // read_some() hands out the raw answer bytes as they come (a stream_reader parses them).
   // No deadline: the caller bounds it. The connection is not reusable afterwards.
@@ -82,6 +92,8 @@ class connection {
     deadline_scope(const deadline_scope&) = delete;
     deadline_scope& operator=(const deadline_scope&) = delete;
     void arm();
+    // A later deadline for what follows (the answer has begun: the rest may take longer).
+    void extend(clock::time_point deadline);
     // Checked before each I/O step, since a cancellation reaches only an operation still
     // waiting (the watchdog may fire while a completion waits to run): the deadline passed
     // (timeout) or the connection was closed (operation_aborted); else no error.
@@ -98,8 +110,8 @@ class connection {
                                                deadline_scope& bounded);
   template <class Stream>
   boost::asio::awaitable<exchange_result> exchange_on(Stream& s, const http_request& req,
-                                                      std::size_t max_body,
-                                                      deadline_scope& bounded);
+                                                      std::size_t max_body, deadline_scope& bounded,
+                                                      clock::time_point deadline);
   void arm(clock::time_point deadline);
   void disarm();
   static void start_wait(const std::shared_ptr<deadline_state>& state);
@@ -117,6 +129,7 @@ class connection {
   response_parser parser_;
   bool keep_alive_ = false;
   bool closed_ = false;  // close() was called: a connect() in progress gives up
+  bool proven_ = false;
 };
 
 }  // namespace coordination::transport

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -72,15 +73,49 @@ std::string describe(const std::error_code& ec, std::string_view why = {}) {
 
 }  // namespace
 
+// The background prober of suspect endpoints: shared with its coroutine, which outlives neither
+// the transport's close() (owner cleared, timer and probe connection cancelled) nor its own
+// loop's end (nothing suspect left).
+struct http_transport::prober_state {
+  explicit prober_state(asio::any_io_executor ex) : timer(std::move(ex)) {}
+  asio::steady_timer timer;
+  http_transport* owner = nullptr;
+  bool running = false;
+  connection* in_flight = nullptr;
+};
+
+namespace {
+
+constexpr std::size_t probe_max_body = 64 * 1024;
+
+// GET /version on `c`: any whole HTTP answer proves the server is there.
+asio::awaitable<exchange_result> probe_exchange(connection& c, clock::time_point deadline) {
+  http_request probe;
+  probe.path = "/version";
+  probe.method = "GET";
+  co_return co_await c.exchange(probe, deadline, probe_max_body);
+}
+
+endpoint_health::settings health_settings(const client_config& cfg) {
+  endpoint_health::settings s;
+  s.cooldown = cfg.endpoint_cooldown;
+  return s;
+}
+
+}  // namespace
+
 http_transport::http_transport(asio::any_io_executor ex, const client_config& cfg,
                                std::shared_ptr<spdlog::logger> log, detail::client_metrics* metrics,
                                tracer* trace)
     : ex_(std::move(ex)),
       cfg_(cfg),
       log_(std::move(log)),
+      health_(0, health_settings(cfg)),
+      prober_(std::make_shared<prober_state>(ex_)),
       rng_(std::random_device{}()),
       metrics_(metrics),
       tracer_(trace) {
+  prober_->owner = this;
   bool any_tls = false;
   for (auto& url : cfg_.endpoints) any_tls |= url.starts_with("https://");
   if (any_tls) tls_.emplace(make_tls_context(cfg_.tls));
@@ -93,15 +128,21 @@ http_transport::~http_transport() {
 
 void http_transport::set_endpoints(const std::vector<std::string>& urls) {
   std::vector<member_endpoint> next;
+  std::vector<std::optional<std::size_t>> kept_from;
   for (auto& url : urls) {
     auto ep = parse_endpoint(url);
     if (ep.tls && !tls_) tls_.emplace(make_tls_context(cfg_.tls));
     member_endpoint m;
-    for (auto& old : endpoints_)
-      if (old.connections->remote().url == ep.url) m = old;
+    std::optional<std::size_t> from;
+    for (std::size_t i = 0; i < endpoints_.size(); ++i)
+      if (endpoints_[i].connections->remote().url == ep.url) {
+        m = endpoints_[i];
+        from = i;
+      }
     if (!m.connections)
       m.connections = std::make_shared<pool>(ex_, ep, tls_ ? &*tls_ : nullptr, cfg_.pool_size);
     next.push_back(std::move(m));
+    kept_from.push_back(from);
   }
   if (next.empty())
     throw coordination_error(error::invalid_argument, "endpoints: the list is empty");
@@ -111,7 +152,7 @@ void http_transport::set_endpoints(const std::vector<std::string>& urls) {
     if (!kept) old.connections->close();
   }
   endpoints_ = std::move(next);
-  current_ %= endpoints_.size();
+  health_.replace(kept_from);
 }
 
 std::vector<std::string> http_transport::endpoints() const {
@@ -121,7 +162,7 @@ std::vector<std::string> http_transport::endpoints() const {
 }
 
 std::string http_transport::current_endpoint() const {
-  return endpoints_[current_].connections->remote().url;
+  return endpoints_[health_.current()].connections->remote().url;
 }
 
 std::size_t http_transport::open_connections() const {
@@ -133,31 +174,98 @@ std::size_t http_transport::open_connections() const {
 void http_transport::close() {
   closed_ = true;
   for (auto& e : endpoints_) e.connections->close();
+  prober_->owner = nullptr;
+  prober_->timer.cancel();
+  if (prober_->in_flight) prober_->in_flight->close();
 }
 
-std::size_t http_transport::pick() {
+std::optional<std::size_t> http_transport::index_of(const std::shared_ptr<pool>& p) const {
+  for (std::size_t i = 0; i < endpoints_.size(); ++i)
+    if (endpoints_[i].connections == p) return i;
+  return std::nullopt;
+}
+
+void http_transport::note(std::size_t index, endpoint_mark mark) {
+  if (mark == endpoint_mark::none || index >= endpoints_.size()) return;
   auto now = clock::now();
-  std::size_t n = endpoints_.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    std::size_t idx = (current_ + i) % n;
-    if (endpoints_[idx].cooldown_until <= now) return current_ = idx;
+  bool moved = false;
+  if (mark == endpoint_mark::down) {
+    moved = health_.mark_down(index, now);
+  } else {
+    ++stats_.suspect_marks;
+    moved = health_.mark_suspect(index, now);
+    start_prober();
   }
-  // Everything failed recently: the one that failed longest ago.
-  std::size_t best = current_;
-  for (std::size_t i = 0; i < n; ++i)
-    if (endpoints_[i].cooldown_until < endpoints_[best].cooldown_until) best = i;
-  return current_ = best;
-}
-
-void http_transport::mark_failed(std::size_t index) {
-  endpoints_[index].cooldown_until = clock::now() + cfg_.endpoint_cooldown;
-  if (index == current_ && endpoints_.size() > 1) {
-    current_ = (index + 1) % endpoints_.size();
+  if (moved) {
     ++stats_.failovers;
     if (metrics_) metrics_->failover();
-    log_->info("coordination: endpoint {} failed; moving to {}",
+    log_->info("coordination: endpoint {} {}; moving to {}",
                endpoints_[index].connections->remote().url,
-               endpoints_[current_].connections->remote().url);
+               mark == endpoint_mark::down ? "failed" : "does not answer (suspect)",
+               endpoints_[health_.current()].connections->remote().url);
+  }
+}
+
+void http_transport::start_prober() {
+  if (closed_ || prober_->running) return;
+  prober_->running = true;
+  asio::co_spawn(ex_, probe_loop(prober_), [log = log_](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      log->error("coordination: the endpoint prober stopped: {}", x.what());
+    }
+  });
+}
+
+asio::awaitable<void> http_transport::probe_loop(std::shared_ptr<prober_state> st) {
+  for (;;) {
+    auto* t = st->owner;
+    if (!t) co_return;
+    auto due = t->health_.next_probe_due();
+    if (!due) {
+      st->running = false;
+      co_return;
+    }
+    st->timer.expires_at(*due);
+    co_await st->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!(t = st->owner)) co_return;
+    std::vector<std::shared_ptr<pool>> pools;
+    for (auto i : t->health_.start_due_probes(clock::now()))
+      pools.push_back(t->endpoints_[i].connections);
+    const auto probe_timeout = t->cfg_.probe_timeout;
+    const auto dial_timeout = t->cfg_.dial_timeout;
+    auto* tls = t->tls_ ? &*t->tls_ : nullptr;
+    for (auto& p : pools) {
+      connection c(t->ex_, p->remote(), tls);
+      st->in_flight = &c;
+      ++t->stats_.background_probes;
+      auto started = clock::now();
+      auto cec = co_await c.connect(std::min(started + dial_timeout, started + probe_timeout));
+      bool refused = static_cast<bool>(cec);
+      bool ok = false;
+      if (!cec) {
+        auto r = co_await probe_exchange(c, clock::now() + probe_timeout);
+        ok = !r.ec;
+      }
+      st->in_flight = nullptr;
+      c.close();
+      if (!(t = st->owner)) co_return;
+      auto idx = t->index_of(p);
+      if (!idx) continue;
+      if (ok) {
+        t->health_.answered(*idx);
+        t->log_->info("coordination: endpoint {} answers again", p->remote().url);
+      } else if (refused && !matches(cec, beast::error::timeout)) {
+        // Nothing listens there now (killed, restarting): an ordinary failed endpoint, tried
+        // again inline after the cooldown.
+        t->health_.answered(*idx);
+        t->health_.mark_down(*idx, clock::now());
+      } else {
+        t->health_.probe_failed(*idx, clock::now());
+      }
+    }
   }
 }
 
@@ -165,7 +273,6 @@ asio::awaitable<std::string> http_transport::call(std::string_view path, std::st
                                                   call_kind kind) {
   return call(path, std::move(body), kind, clock::now() + cfg_.request_timeout);
 }
-
 asio::awaitable<std::string> http_transport::call(std::string_view path, std::string body,
                                                   call_kind kind, clock::time_point deadline) {
   co_return co_await run(std::nullopt, path, std::move(body), kind, true, deadline);
@@ -246,135 +353,130 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
                                                           std::to_string(cfg_.max_request_bytes) +
                                                           ")");
   const bool use_auth = authenticated && !cfg_.username.empty();
-  bool reauthenticated = false;
-  auto interval = cfg_.retry.initial_interval;
-  std::error_code last_code = make_error_code(error::unavailable);
-  std::string last_message;
-  const int max_attempts = cfg_.retry.max_retries + static_cast<int>(endpoints_.size());
+  call_policy policy(kind, cfg_.retry, endpoints_.size(), fixed.has_value(), use_auth, deadline);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const std::string p(path);
 
-  auto deadline_error = [&](std::string what) {
-    return coordination_error(error::timeout, std::string(path) + ": " + what);
-  };
-
-  for (int attempt = 0;; ++attempt) {
+  for (;;) {
     if (closed_) throw coordination_error(error::cancelled, "client closed");
     if (use_auth && token_.empty()) co_await authenticate(deadline);
-    std::size_t index = fixed ? *fixed : pick();
-    auto pool_ptr = endpoints_[index].connections;
+    auto pool_ptr = endpoints_[fixed ? *fixed : health_.pick(clock::now())].connections;
     const std::string& url = pool_ptr->remote().url;
-    bool resend = false;
+    attempt_report rep;
 
     auto [acquire_ec, conn] = co_await pool_ptr->acquire(deadline, cfg_.dial_timeout);
     if (acquire_ec) {
-      if (acquire_ec == error::cancelled)
-        throw coordination_error(error::cancelled, std::string(path));
-      if (is_tls_failure(acquire_ec))
-        throw coordination_error(error::tls_error, url + ": " + acquire_ec.message());
-      if (clock::now() >= deadline) throw deadline_error("no connection to " + url + " in time");
-      if (matches(acquire_ec, asio::error::operation_aborted))
-        throw coordination_error(error::cancelled, std::string(path));
-      last_code = make_error_code(error::unavailable);
-      last_message = "connect to " + url + ": " + describe(acquire_ec);
-      mark_failed(index);
-      resend = true;
-    } else {
-      http_request req{path, body, use_auth ? std::string_view(token_) : std::string_view{},
-                       cfg_.require_leader};
-      ++stats_.requests;
-      if (metrics_) metrics_->http_request();
-      span.attr("endpoint", url);
-      auto res = co_await conn->exchange(req, deadline, cfg_.max_response_bytes);
-      if (res.ec) {
-        conn->close();
-        conn.reset();
-        bool sent = res.where == stage::receive;
-        std::string lost = sent && kind == call_kind::write
-                               ? " (the request was sent and may have been applied)"
-                               : "";
-        if (res.ec == error::response_too_large)
-          throw coordination_error(error::response_too_large,
-                                   url + std::string(path) +
-                                       ": answer is over max_response_bytes (" +
-                                       std::to_string(cfg_.max_response_bytes) + ")");
-        if (matches(res.ec, beast::error::timeout) || clock::now() >= deadline)
-          throw deadline_error("no answer from " + url + " in time" + lost);
-        if (matches(res.ec, asio::error::operation_aborted))
-          throw coordination_error(error::cancelled, std::string(path) + lost);
-        if (is_tls_failure(res.ec) && !sent)
-          throw coordination_error(error::tls_error, url + ": " + res.ec.message());
-        mark_failed(index);
-        if (sent && kind == call_kind::write)
-          throw coordination_error(error::outcome_unknown, url + std::string(path) + ": " +
-                                                               describe(res.ec, res.why) + lost);
-        last_code = make_error_code(error::unavailable);
-        last_message = url + std::string(path) + ": " + describe(res.ec, res.why);
-        resend = true;
+      rep.stage = attempt_stage::connect;
+      if (acquire_ec == error::cancelled || matches(acquire_ec, asio::error::operation_aborted)) {
+        rep.error = attempt_error::cancelled;
+        rep.what = p;
+      } else if (is_tls_failure(acquire_ec)) {
+        rep.error = attempt_error::tls;
+        rep.what = url + ": " + acquire_ec.message();
+      } else if (clock::now() >= deadline) {
+        rep.error = attempt_error::deadline;
+        rep.what = p + ": no connection to " + url + " in time";
       } else {
-        conn.reset();  // back to the pool
-        if (res.response.status / 100 == 2) {
-          endpoints_[index].cooldown_until = {};
-          co_return std::move(res.response.body);
+        rep.error = attempt_error::refused;
+        rep.what = "connect to " + url + ": " + describe(acquire_ec);
+      }
+    } else {
+      bool ready = true;
+      if (!conn->proven()) {
+        // Nothing goes out on a connection until the server has answered on it.
+        ++stats_.probes;
+        auto pr = co_await probe_exchange(conn.get(),
+                                          std::min(deadline, clock::now() + cfg_.probe_timeout));
+        if (pr.ec) {
+          ready = false;
+          conn->close();
+          conn.reset();
+          rep.stage = attempt_stage::probe;
+          if (matches(pr.ec, asio::error::operation_aborted)) {
+            rep.error = attempt_error::cancelled;
+            rep.what = p;
+          } else if (clock::now() >= deadline) {
+            rep.error = attempt_error::deadline;
+            rep.what = p + ": no answer from " + url + " in time";
+          } else if (matches(pr.ec, beast::error::timeout)) {
+            rep.error = attempt_error::no_answer;
+            rep.what = url + ": no answer to the readiness probe within probe_timeout (" +
+                       std::to_string(cfg_.probe_timeout.count()) + " ms)";
+          } else {
+            rep.error = attempt_error::broken;
+            rep.what = url + " (readiness probe): " + describe(pr.ec, pr.why);
+          }
         }
-        auto mapped = detail::map_gateway_error(res.response.status, res.response.body);
-        last_code = mapped.code;
-        last_message = mapped.message;
-        switch (mapped.action) {
-          case detail::disposition::fail:
-            throw coordination_error(mapped.code, std::move(mapped.message));
-          case detail::disposition::reauthenticate:
-            if (!use_auth || reauthenticated)
-              throw coordination_error(mapped.code, std::move(mapped.message));
-            reauthenticated = true;
-            ++stats_.reauthentications;
-            if (metrics_) metrics_->reauthentication();
-            token_.clear();
-            log_->debug("coordination: auth token refused, authenticating again");
-            --attempt;
-            continue;
-          case detail::disposition::retry_if_read:
-            if (kind == call_kind::write) {
-              if (mapped.code == error::timeout)
-                throw coordination_error(error::outcome_unknown,
-                                         url + std::string(path) + ": " + mapped.message);
-              throw coordination_error(error::outcome_unknown,
-                                       url + std::string(path) + ": " + mapped.message +
-                                           " (the request may have been applied)");
-            }
-            [[fallthrough]];
-          case detail::disposition::retry:
-            if (mapped.code == error::unavailable) mark_failed(index);
-            resend = true;
-            break;
+      }
+      if (ready) {
+        http_request req{path, body, use_auth ? std::string_view(token_) : std::string_view{},
+                         cfg_.require_leader};
+        ++stats_.requests;
+        if (metrics_) metrics_->http_request();
+        span.attr("endpoint", url);
+        auto answer_by = std::min(deadline, clock::now() + cfg_.attempt_timeout);
+        auto res = co_await conn->exchange(req, answer_by, deadline, cfg_.max_response_bytes);
+        if (res.ec) {
+          conn->close();
+          conn.reset();
+          rep.stage = res.where == stage::receive ? attempt_stage::receive : attempt_stage::send;
+          if (res.ec == error::response_too_large) {
+            rep.error = attempt_error::too_large;
+            rep.what = url + p + ": answer is over max_response_bytes (" +
+                       std::to_string(cfg_.max_response_bytes) + ")";
+          } else if (matches(res.ec, asio::error::operation_aborted)) {
+            rep.error = attempt_error::cancelled;
+            rep.what = p;
+          } else if (clock::now() >= deadline) {
+            rep.error = attempt_error::deadline;
+            rep.what = p + ": no answer from " + url + " in time";
+          } else if (matches(res.ec, beast::error::timeout)) {
+            rep.error = attempt_error::no_answer;
+            rep.what = p + ": no answer from " + url + " within attempt_timeout (" +
+                       std::to_string(cfg_.attempt_timeout.count()) + " ms)";
+          } else {
+            rep.error = is_tls_failure(res.ec) ? attempt_error::tls : attempt_error::broken;
+            rep.what = url + p + ": " + describe(res.ec, res.why);
+          }
+        } else {
+          conn.reset();  // back to the pool
+          if (auto idx = index_of(pool_ptr)) health_.answered(*idx);
+          if (res.response.status / 100 == 2) co_return std::move(res.response.body);
+          rep.stage = attempt_stage::answer;
+          rep.error = attempt_error::gateway;
+          rep.gateway = detail::map_gateway_error(res.response.status, res.response.body);
+          rep.what = url + p + ": " + rep.gateway.message;
         }
       }
     }
-    if (!resend || attempt + 1 >= max_attempts)
-      throw coordination_error(
-          last_code, last_message + " (after " + std::to_string(attempt + 1) + " attempts)");
+
+    auto idx = index_of(pool_ptr);
+    auto now = clock::now();
+    bool other = !fixed && (!idx || health_.usable_other_than(*idx, now));
+    auto v = policy.after(rep, now, other, unit(rng_));
+    if (idx) note(*idx, v.mark);
+    switch (v.what) {
+      case verdict::action::fail:
+        throw coordination_error(v.code, std::move(v.message));
+      case verdict::action::reauthenticate:
+        ++stats_.reauthentications;
+        if (metrics_) metrics_->reauthentication();
+        token_.clear();
+        log_->debug("coordination: auth token refused, authenticating again");
+        continue;
+      case verdict::action::retry:
+        break;
+    }
     ++stats_.retries;
     if (metrics_) metrics_->retry();
-    span.attr("retry", last_message);
-    // Straight to another endpoint when there is a fresh one; otherwise wait first.
-    bool fresh_elsewhere = false;
-    if (!fixed) {
-      auto now = clock::now();
-      for (std::size_t i = 0; i < endpoints_.size(); ++i)
-        fresh_elsewhere |= i != index && endpoints_[i].cooldown_until <= now;
-    }
-    if (!fresh_elsewhere) {
-      auto cap = std::min(interval, cfg_.retry.max_interval);
-      std::uniform_int_distribution<long> jitter(cap.count() / 2, std::max<long>(cap.count(), 1));
-      auto wait = std::chrono::milliseconds(jitter(rng_));
-      if (clock::now() + wait >= deadline)
-        throw deadline_error(last_message + " (no time left for another attempt)");
-      asio::steady_timer timer(ex_, wait);
+    span.attr("retry", rep.what);
+    if (v.backoff.count() > 0) {
+      asio::steady_timer timer(ex_, v.backoff);
       auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (ec) throw coordination_error(error::cancelled, std::string(path));
-      interval = std::chrono::milliseconds(
-          static_cast<long>(static_cast<double>(interval.count()) * cfg_.retry.multiplier));
+      if (ec) throw coordination_error(error::cancelled, p);
     }
-    log_->debug("coordination: {} attempt {} failed ({}); retrying", path, attempt + 1,
-                last_message);
+    log_->debug("coordination: {} attempt {} ({} {} at {}) failed: {}; retrying", path,
+                policy.attempts(), to_string(kind), to_string(rep.stage), url, rep.what);
   }
 }
 

@@ -1,6 +1,8 @@
-// The client's way to etcd: a list of endpoints, one connection pool each, and the policy that
-// turns one call into attempts — pick a healthy endpoint, resend only when that is safe, back off
-// with jitter, fail over, re-authenticate, and keep to the call's deadline.
+// The client's way to etcd: a list of endpoints, one connection pool each, and the loop that
+// turns one call into attempts. What to do after a failed attempt is call_policy's decision
+// (retry_policy.hpp), where a call goes is endpoint_health's; this file does the I/O: it takes a
+// connection, proves a new one with a readiness probe, bounds each attempt by attempt_timeout,
+// and probes suspect endpoints in the background (one coroutine, owned here: close() ends it).
 // Not thread-safe: all calls on the client's executor.
 #pragma once
 
@@ -16,20 +18,20 @@
 #include "coordination/client_config.hpp"
 #include "detail/metrics.hpp"
 #include "detail/tracing.hpp"
+#include "transport/endpoint_health.hpp"
 #include "transport/pool.hpp"
+#include "transport/retry_policy.hpp"
 
 namespace coordination::transport {
-
-enum class call_kind {
-  read,   // no side effects: resent after any failure
-  write,  // resent only when etcd cannot have applied it
-};
 
 struct transport_stats {
   std::uint64_t requests = 0;  // attempts sent
   std::uint64_t retries = 0;
   std::uint64_t failovers = 0;
   std::uint64_t reauthentications = 0;
+  std::uint64_t probes = 0;         // readiness probes on new connections
+  std::uint64_t suspect_marks = 0;  // endpoints marked suspect (no answer in time)
+  std::uint64_t background_probes = 0;
 };
 
 class http_transport {
@@ -56,15 +58,16 @@ class http_transport {
   // Replaces the endpoint list (keeps the pools of endpoints that stay).
   void set_endpoints(const std::vector<std::string>& urls);
   std::string current_endpoint() const;
+  const endpoint_health& health() const { return health_; }
   // Connections open (idle or in use) over all endpoints.
   std::size_t open_connections() const;
   const transport_stats& stats() const { return stats_; }
 
   // For long-lived streams (the watch hub) that manage their own connections:
-  std::size_t pick_endpoint() { return pick(); }
+  std::size_t pick_endpoint() { return health_.pick(clock::now()); }
   const endpoint& endpoint_at(std::size_t i) const { return endpoints_[i].connections->remote(); }
   std::size_t endpoint_count() const { return endpoints_.size(); }
-  void mark_endpoint_failed(std::size_t i) { mark_failed(i); }
+  void mark_endpoint_failed(std::size_t i) { note(i, endpoint_mark::down); }
   boost::asio::ssl::context* tls_context() { return tls_ ? &*tls_ : nullptr; }
   // The Authorization value to send (authenticating first when needed); empty without auth.
   boost::asio::awaitable<std::string> authorization(clock::time_point deadline);
@@ -77,8 +80,8 @@ class http_transport {
  private:
   struct member_endpoint {
     std::shared_ptr<pool> connections;
-    clock::time_point cooldown_until{};
   };
+  struct prober_state;
 
   boost::asio::awaitable<std::string> run(std::optional<std::size_t> fixed, std::string_view path,
                                           std::string body, call_kind kind, bool authenticated,
@@ -90,15 +93,20 @@ class http_transport {
                                                clock::time_point deadline,
                                                detail::span_scope& span);
   boost::asio::awaitable<void> authenticate(clock::time_point deadline);
-  std::size_t pick();
-  void mark_failed(std::size_t index);
+  // What an attempt said of endpoint `index`: logged, counted, handed to health_.
+  void note(std::size_t index, endpoint_mark mark);
+  // The current index of the endpoint served by `p` (the list may change while a call waits).
+  std::optional<std::size_t> index_of(const std::shared_ptr<pool>& p) const;
+  void start_prober();
+  static boost::asio::awaitable<void> probe_loop(std::shared_ptr<prober_state> st);
 
   boost::asio::any_io_executor ex_;
   client_config cfg_;
   std::shared_ptr<spdlog::logger> log_;
   std::optional<boost::asio::ssl::context> tls_;
   std::vector<member_endpoint> endpoints_;
-  std::size_t current_ = 0;
+  endpoint_health health_;
+  std::shared_ptr<prober_state> prober_;
   std::string token_;
   std::minstd_rand rng_;
   transport_stats stats_;

@@ -24,6 +24,7 @@ class pool : public std::enable_shared_from_this<pool> {
     handle& operator=(handle&&) noexcept;
     ~handle() { reset(); }
     connection* operator->() const { return conn_.get(); }
+    connection& get() const { return *conn_; }
     explicit operator bool() const { return conn_ != nullptr; }
     bool reused() const { return reused_; }
     // Gives the connection back; a connection that is no longer reusable is closed instead.

@@ -82,6 +82,13 @@ class fake_gateway {
         if (ec2) co_return;
       }
       buf.consume(len);
+      if (head.starts_with("GET /version ")) {  // the client's readiness probe: answered as etcd
+        auto [wec, _] = co_await asio::async_write(
+            *s, asio::buffer(reply(200, R"({"etcdserver":"3.4.23","etcdcluster":"3.4.0"})")),
+            asio::as_tuple(asio::use_awaitable));
+        if (wec) co_return;
+        continue;
+      }
       ++requests;
       std::string answer;
       switch (behaviour_) {
