@@ -152,27 +152,24 @@ verdict call_policy::after(const attempt_report& r, time_point now, bool other_u
     return f;
   }
 
+  // A write that may have reached etcd is never resent, whatever broke.
+  if (may_be_applied && r.error != attempt_error::gateway) {
+    bool unanswered = r.error == attempt_error::no_answer;
+    auto f =
+        fail(make_error_code(unanswered ? error::timeout : error::outcome_unknown), r.what + lost);
+    f.mark = unanswered ? endpoint_mark::suspect : endpoint_mark::down;
+    return f;
+  }
+
   switch (r.error) {
     case attempt_error::refused:
       return resend(r, endpoint_mark::down, unavailable, now, other_usable, random);
-    case attempt_error::no_answer: {
-      if (may_be_applied) {
-        auto f = fail(make_error_code(error::timeout), r.what + lost);
-        f.mark = endpoint_mark::suspect;
-        return f;
-      }
+    case attempt_error::no_answer:
       return resend(r, endpoint_mark::suspect, make_error_code(error::timeout), now, other_usable,
                     random);
-    }
     case attempt_error::broken:
-    case attempt_error::tls: {
-      if (may_be_applied) {
-        auto f = fail(make_error_code(error::outcome_unknown), r.what + lost);
-        f.mark = endpoint_mark::down;
-        return f;
-      }
+    case attempt_error::tls:
       return resend(r, endpoint_mark::down, unavailable, now, other_usable, random);
-    }
     case attempt_error::gateway: {
       const auto& g = r.gateway;
       auto mark = g.code == error::unavailable ? endpoint_mark::down : endpoint_mark::none;
