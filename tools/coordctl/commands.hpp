@@ -28,6 +28,7 @@ struct global_options {
   std::string user, password, cacert, cert, key;
   double timeout = 5;
   bool json = false;
+  std::string log_level = "off";  // the library's log on stderr: off, warn, info, debug
 };
 
 // One JSON object on one line (invalid UTF-8 replaced).

@@ -2,6 +2,7 @@
 // Exit codes: 0 success; 1 the operation failed (etcd error, timeout, unavailable); 2 bad usage
 // or invalid input.
 #include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,9 +79,15 @@ client_config make_config(const global_options& g) {
     throw coordination_error(error::invalid_argument, "--timeout: must be a positive number");
   cfg.request_timeout = std::chrono::milliseconds(static_cast<long>(g.timeout * 1000));
   cfg.dial_timeout = std::min(cfg.dial_timeout, cfg.request_timeout);
-  // The tool reports errors itself, on one line: keep the library quiet.
-  cfg.logger =
-      std::make_shared<spdlog::logger>("coordctl", std::make_shared<spdlog::sinks::null_sink_mt>());
+  // The tool reports errors itself, on one line: the library is quiet unless asked.
+  if (g.log_level == "off") {
+    cfg.logger = std::make_shared<spdlog::logger>("coordctl",
+                                                  std::make_shared<spdlog::sinks::null_sink_mt>());
+  } else {
+    cfg.logger = std::make_shared<spdlog::logger>(
+        "coordctl", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    cfg.logger->set_level(spdlog::level::from_str(g.log_level));
+  }
   return cfg;
 }
 
@@ -144,6 +151,9 @@ int main(int argc, char** argv) {
   app.add_option("--key", g.key, "client private key (mTLS)");
   app.add_option("--timeout", g.timeout, "seconds for the whole command (default 5)");
   app.add_flag("--json", g.json, "print JSON, one object per line");
+  app.add_option("--log-level", g.log_level,
+                 "the library's log on stderr: off (default), warn, info, debug")
+      ->check(CLI::IsMember({"off", "warn", "info", "debug"}));
 
   std::string key, value;
   bool prefix = false;
