@@ -1,5 +1,8 @@
 #include "coordination/config_center.hpp"
 
+#include <cstdio>
+#include <random>
+
 #include <spdlog/spdlog.h>
 
 #include "detail/cancelled.hpp"
@@ -158,6 +161,14 @@ put_op history_put(const config_center_options& o, const std::string& key, json 
   return put_op{o.history_prefix + key, h.dump(), put_options{}};
 }
 
+// A random 64-bit id, in hex, naming one set() call in the value's metadata.
+std::string new_write_id() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
 asio::awaitable<snapshot> read_snapshot(client& c, const config_center_options& o,
                                         const std::string& key, bool with_history) {
   txn_request t;
@@ -249,8 +260,25 @@ asio::awaitable<config_value> config_center::set(std::string key, std::string va
     detail::span_scope span(client_.impl().tracer, "config.set");
     span.attr("key", key);
     try {
+      // Names this write in the metadata, so that a write whose answer was lost (or that a
+      // resend found applied: the txn below is a compare-and-set, applied at most once) is
+      // recognised as ours instead of coming back as a conflict.
+      const std::string write_id = new_write_id();
+      bool sent = false;
       for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
         auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
+        if (sent && s.value && s.meta.is_object() &&
+            s.meta.value("write_id", std::string()) == write_id) {
+          config_value v;
+          v.key = key;
+          v.value = s.value->value;
+          v.version = s.value->version;
+          v.revision = s.value->mod_revision;
+          fill_meta(v, s.meta);
+          span.attr("version", std::to_string(v.version));
+          span.ok();
+          co_return v;
+        }
         std::int64_t current = s.value ? s.value->version : 0;
         if (options.expected_version && *options.expected_version != current)
           throw coordination_error(error::conflict, "config " + key + ": expected version " +
@@ -262,8 +290,10 @@ asio::awaitable<config_value> config_center::set(std::string key, std::string va
         meta["updated"] = to_unix_ms(now);
         if (options.metadata) meta["metadata"] = new_metadata;
         if (!meta.contains("metadata")) meta["metadata"] = json::object();
+        meta["write_id"] = write_id;
 
         txn_request t;
+        t.idempotent = true;  // (a compare-and-set on the value's mod revision)
         if (s.value)
           t.compares.push_back(
               compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
@@ -276,6 +306,7 @@ asio::awaitable<config_value> config_center::set(std::string key, std::string va
           t.success.push_back(
               history_put(options_, key, history_entry(current + 1, value, now), s.history));
         }
+        sent = true;
         auto r = co_await client_.txn(std::move(t));
         if (r.succeeded) {
           config_value v;
@@ -308,8 +339,13 @@ asio::awaitable<void> config_center::remove(std::string key,
     detail::span_scope span(client_.impl().tracer, "config.remove");
     span.attr("key", key);
     try {
+      bool sent = false;
       for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
         auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
+        if (!s.value && sent) {  // gone after our compare-and-delete: ours applied (or a
+          span.ok();             // concurrent remove's; either way it is removed)
+          co_return;
+        }
         if (!s.value) throw coordination_error(error::not_found, "config " + key + ": no value");
         if (expected_version && *expected_version != s.value->version)
           throw coordination_error(error::conflict, "config " + key + ": expected version " +
@@ -319,6 +355,7 @@ asio::awaitable<void> config_center::remove(std::string key,
         txn_request t;
         t.compares.push_back(
             compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
+        t.idempotent = true;  // (a compare-and-delete on the value's mod revision)
         t.success.push_back(delete_op{value_key(key), delete_options()});
         t.success.push_back(delete_op{options_.meta_prefix + key, delete_options()});
         if (options_.versioning) {
@@ -327,6 +364,7 @@ asio::awaitable<void> config_center::remove(std::string key,
                       {"time", to_unix_ms(std::chrono::system_clock::now())}};
           t.success.push_back(history_put(options_, key, std::move(marker), s.history));
         }
+        sent = true;
         auto r = co_await client_.txn(std::move(t));
         if (r.succeeded) {
           span.ok();

@@ -424,6 +424,9 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
       t.compares.push_back(compare::create_revision(key, compare_result::equal, 0));
       t.success.push_back(put_op{key, value, po});
       t.failure.push_back(range_op{key, range_options()});
+      // Resent after any failure: a put-if-absent whose resend after it was applied finds the
+      // key on our lease and takes it over below (the same record).
+      t.idempotent = true;
       auto r = co_await owner.txn(std::move(t));
       if (r.succeeded) co_return r.header.revision;
       auto& found = std::get<range_result>(r.responses.at(0)).kvs;
@@ -438,6 +441,7 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
       take.compares.push_back(
           compare::mod_revision(key, compare_result::equal, existing.mod_revision));
       take.success.push_back(put_op{key, value, po});
+      take.idempotent = true;  // a compare-and-set: applied at most once
       auto t2 = co_await owner.txn(std::move(take));
       if (t2.succeeded) co_return t2.header.revision;
     }
@@ -464,6 +468,7 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
       txn_request t;
       t.compares.push_back(compare::mod_revision(key, compare_result::equal, kv->mod_revision));
       t.success.push_back(put_op{key, j.dump(), keep});
+      t.idempotent = true;  // a compare-and-set: applied at most once; a lost answer retries
       auto r = co_await owner.txn(std::move(t));
       if (r.succeeded) {
         if (auto it = registrations.find(key); it != registrations.end())
@@ -1027,7 +1032,7 @@ asio::awaitable<void> service_registry::close() {
     self->shutdown();
     for (auto& [key, reg] : regs) {
       try {
-        co_await self->owner.del(key);
+        co_await detail::delete_own_key(self->owner.impl(), key);  // our own registration
       } catch (const std::exception& e) {
         self->log().info("coordination: deregistering {} failed: {}", key, e.what());
       }

@@ -120,7 +120,7 @@ asio::awaitable<void> session::close() {
   if (was_lost) co_return;
   try {
     co_await s->impl->transport.call("/v3/lease/revoke", detail::encode_lease_id(s->lease),
-                                     transport::call_kind::read);
+                                     transport::call_kind::idempotent);
   } catch (const coordination_error& e) {
     if (e.code() != error::lease_not_found) throw;
   }

@@ -102,7 +102,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
         [self = shared_from_this()]() -> asio::awaitable<void> {
           try {
             co_await self->impl->transport.call("/v3/lease/revoke", encode_lease_id(self->lease),
-                                                transport::call_kind::read);
+                                                transport::call_kind::idempotent);
           } catch (const std::exception& e) {
             self->impl->log->info("coordination: revoking lease {:x} failed: {}", self->lease,
                                   e.what());
@@ -128,7 +128,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
         auto deadline = std::min(sent + self->impl->config.request_timeout, self->expires_at);
         auto body =
             co_await self->impl->transport.call("/v3/lease/keepalive", encode_lease_id(self->lease),
-                                                transport::call_kind::read, deadline);
+                                                transport::call_kind::idempotent, deadline);
         auto r = decode_lease_keep_alive(body);
         if (self->stopped) break;
         self->expires_at = sent + std::chrono::seconds(r.ttl);
@@ -168,7 +168,7 @@ struct session_state : std::enable_shared_from_this<session_state> {
     while (!self->orphaned && clock::now() < until) {
       try {
         co_await self->impl->transport.call(
-            "/v3/lease/revoke", encode_lease_id(self->lease), transport::call_kind::read,
+            "/v3/lease/revoke", encode_lease_id(self->lease), transport::call_kind::idempotent,
             std::min(clock::now() + self->impl->config.request_timeout, until));
         self->impl->log->info("coordination: revoked the lost session's lease {:x}", self->lease);
         co_return;

@@ -4,7 +4,8 @@
 // parks every new connection that opens a watch stream (GET or POST /v3/watch): it is accepted
 // and never answered, while unary requests pass; drop_txn_answers() forwards each txn request and
 // closes its connection when the answer comes, instead of forwarding it (the client cannot know
-// whether it was applied). Runs on the test's io_context; not thread-safe.
+// whether it was applied); drop_txn_answers_with() does that to chosen txns only. Runs on the
+// test's io_context; not thread-safe.
 #pragma once
 
 #include <boost/asio/co_spawn.hpp>
@@ -56,6 +57,12 @@ class tcp_proxy {
   void hold_watch_streams(bool on) { state_->hold_watches = on; }
   std::size_t watch_streams_held() const { return state_->held; }
   void drop_txn_answers(bool on) { state_->drop_txn = on; }
+  // Drops the answers of the next `times` txn requests whose bytes contain `needle` (seen in
+  // the request's first read), e.g. a value's base64 or "request_delete_range".
+  void drop_txn_answers_with(std::string needle, std::size_t times) {
+    state_->drop_needle = std::move(needle);
+    state_->drop_needle_times = times;
+  }
   std::size_t answers_dropped() const { return state_->dropped; }
   std::size_t connections_accepted() const { return state_->accepted; }
 
@@ -78,6 +85,8 @@ class tcp_proxy {
     bool cut = false;
     bool hold_watches = false;
     bool drop_txn = false;
+    std::string drop_needle;
+    std::size_t drop_needle_times = 0;
     std::size_t accepted = 0;
     std::size_t held = 0;
     std::size_t dropped = 0;
@@ -99,6 +108,11 @@ class tcp_proxy {
             co_return;  // parked: open, never answered (closed by cut() or the destructor)
           }
           if (s->drop_txn && head.starts_with("POST /v3/kv/txn")) p->drop_answer = true;
+          if (s->drop_needle_times > 0 && head.starts_with("POST /v3/kv/txn") &&
+              head.find(s->drop_needle) != std::string_view::npos) {
+            --s->drop_needle_times;
+            p->drop_answer = true;
+          }
         } else if (p->drop_answer) {  // its answer: never delivered
           ++s->dropped;
           break;

@@ -5,6 +5,8 @@
 #include "common.hpp"
 #include "coordination/config_center.hpp"
 #include "coordination/with_timeout.hpp"
+#include "detail/base64.hpp"
+#include "tcp_proxy.hpp"
 
 namespace asio = boost::asio;
 using namespace coordination;
@@ -127,6 +129,36 @@ BOOST_AUTO_TEST_CASE(compare_and_set_in_every_form) {
     BOOST_TEST(h[2].version == 3);
     co_await expect_failure(cc.set("k", "x", -1), error::invalid_argument, "expected_version");
     co_await expect_failure(cc.set("", "x"), error::invalid_argument, "config key");
+  });
+}
+
+// A compare-and-set whose answer is lost (a proxy closes the connection instead of passing it
+// on) was applied: the set recognises its own write (its id in the metadata) and returns it,
+// instead of failing outcome_unknown or, after a resend, conflict. The same for a remove.
+BOOST_AUTO_TEST_CASE(a_set_whose_answer_is_lost_recognises_its_own_write) {
+  if (using_external_cluster()) return;  // (the proxy reads the requests: plain HTTP only)
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    tcp_proxy proxy(io.get_executor(), shared_endpoints().at(0));
+    client c(io.get_executor(), config_for({proxy.url()}));
+    config_center cc(c, under("lost-answer"));
+    auto v = co_await cc.set("k", "first", 0);
+    BOOST_TEST(v.version == 1);
+    const std::string second = "second-value-whose-answer-is-dropped";
+    proxy.drop_txn_answers_with(detail::base64_encode(second), 1);
+    v = co_await cc.set("k", second, 1);
+    BOOST_TEST(proxy.answers_dropped() == 1u);
+    BOOST_TEST(v.version == 2);
+    BOOST_TEST(v.value == second);
+    auto now = co_await cc.get("k");
+    BOOST_TEST(now.version == 2);
+    BOOST_TEST(now.value == second);
+    BOOST_TEST(now.revision == v.revision);
+    BOOST_TEST((co_await cc.history("k")).size() == 2u);  // applied once
+
+    proxy.drop_txn_answers_with("request_delete_range", 1);
+    co_await cc.remove("k", 2);
+    BOOST_TEST(proxy.answers_dropped() == 2u);
+    co_await expect_failure(cc.get("k"), error::not_found);
   });
 }
 
