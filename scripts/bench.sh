@@ -11,6 +11,12 @@
 #
 # Usage: scripts/bench.sh [--plot] [--quick] [--duration S] [--clients "1 16 64"]
 #                         [--workloads "put get"] [--value-size B] [--rounds N] [--no-build]
+#        scripts/bench.sh --faults [--duration S] [--no-build]
+#   --faults      instead: latency while a member fails. coord-fault-bench starts a 3-member
+#                 cluster and runs get, put and lock (+ release) at once through five phases of
+#                 S seconds (default 4): healthy, member 0 paused (SIGSTOP), resumed, killed
+#                 (SIGKILL), restarted; per workload and phase: ops, p50/p99/max, errors,
+#                 failovers, and p99/max as ratios of the healthy phase (the baseline).
 #   --plot        also write docs/bench.svg (throughput and p99 against client count)
 #   --quick       2 s per run, clients "1 16" (explicit --duration/--clients still win)
 #   --rounds N    N coord-bench runs per row, each between two wrk runs (wrk, coord, wrk, coord,
@@ -32,12 +38,14 @@ CLIENTS="1 16 64"
 WORKLOADS="put get"
 VALUE_SIZE=128
 PLOT=0
+FAULTS=0
 BUILD=1
 ROUNDS=1
 quick=0 duration_set=0 clients_set=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --plot) PLOT=1 ;;
+    --faults) FAULTS=1 ;;
     --quick) quick=1 ;;
     --no-build) BUILD=0 ;;
     --duration) [[ $# -ge 2 ]] || die "--duration needs a value"; DURATION=$2; duration_set=1; shift ;;
@@ -53,6 +61,20 @@ done
 if [[ $quick -eq 1 ]]; then
   [[ $duration_set -eq 1 ]] || DURATION=2
   [[ $clients_set -eq 1 ]] || CLIENTS="1 16"
+fi
+if [[ $FAULTS -eq 1 ]]; then
+  [[ $duration_set -eq 1 ]] || DURATION=4
+  [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration must be a whole number of seconds >= 1: $DURATION"
+  install_dependencies
+  [[ $BUILD -eq 0 ]] || BUILD_TARGETS=coord-fault-bench build_project
+  FAULT_BENCH=$BUILD_DIR/bin/coord-fault-bench
+  [[ -x $FAULT_BENCH ]] || die "coord-fault-bench not found at $FAULT_BENCH (needs the tests and benchmarks built)"
+  setup_run_dir
+  mkdir -p "$BUILD_DIR/bench"
+  log "fault phases of $DURATION s: healthy, paused, resumed, killed, restarted"
+  "$FAULT_BENCH" --phase-seconds "$DURATION" | tee "$BUILD_DIR/bench/faults.txt"
+  echo "table: $BUILD_DIR/bench/faults.txt"
+  exit 0
 fi
 CLIENTS=${CLIENTS//,/ }
 WORKLOADS=${WORKLOADS//,/ }
