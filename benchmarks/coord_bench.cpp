@@ -50,6 +50,7 @@ struct options {
   std::string csv;
   bool metrics = false;
   bool tracing = false;
+  bool no_probe = false;
 };
 
 struct result {
@@ -417,10 +418,11 @@ int main(int argc, char** argv) {
   app.add_option("--workload", o.workload,
                  "put | get | get-serializable | txn | lease-keepalive | lock | lock-contended | "
                  "rwlock | watch-latency | watch-fanout | register-discover | discover-cached | "
-                 "config-cas")
-      ->check(CLI::IsMember({"put", "get", "get-serializable", "txn", "lease-keepalive", "lock",
-                             "lock-contended", "rwlock", "watch-latency", "watch-fanout",
-                             "register-discover", "discover-cached", "config-cas"}));
+                 "config-cas | connect-get (a new client and connection per get)")
+      ->check(
+          CLI::IsMember({"put", "get", "get-serializable", "connect-get", "txn", "lease-keepalive",
+                         "lock", "lock-contended", "rwlock", "watch-latency", "watch-fanout",
+                         "register-discover", "discover-cached", "config-cas"}));
   app.add_option("--clients", o.clients, "concurrent clients (coroutines)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--duration", o.duration, "seconds per run")->check(CLI::Range(0.1, 3600.0));
@@ -431,6 +433,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000));
   app.add_flag("--json", o.json, "one JSON object per run on stdout");
   app.add_option("--csv", o.csv, "append a CSV row per run to this file");
+  app.add_flag("--no-probe", o.no_probe,
+               "client_config::probe_connections off (to measure the readiness probe's cost)");
   app.add_flag("--metrics", o.metrics, "client with Prometheus metrics on (to measure their cost)");
   app.add_flag("--tracing", o.tracing,
                "client with a tracer that records nothing (to measure the hooks' cost)");
@@ -447,6 +451,7 @@ int main(int argc, char** argv) {
   cfg.logger =
       std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
   if (o.metrics) cfg.metrics = std::make_shared<prometheus::Registry>();
+  if (o.no_probe) cfg.probe_connections = false;
   if (o.tracing) cfg.tracer = std::make_shared<null_tracer>();
 
   asio::io_context io(1);
@@ -459,7 +464,7 @@ int main(int argc, char** argv) {
     std::string value(static_cast<std::size_t>(o.value_size), 'v');
     auto body = [&]() -> asio::awaitable<void> {
       // Set-up outside the measured part.
-      if (o.workload == "get" || o.workload == "get-serializable")
+      if (o.workload == "get" || o.workload == "get-serializable" || o.workload == "connect-get")
         co_await c.put("bench/get/0", value);
       std::optional<session> lease_holder;
       if (o.workload == "lease-keepalive") {
@@ -478,6 +483,14 @@ int main(int argc, char** argv) {
         ro.serializable = o.workload == "get-serializable";
         co_await closed_loop(o, r, [&](int) -> asio::awaitable<void> {
           auto res = co_await c.range("bench/get/0", ro);
+          if (res.kvs.empty()) throw std::runtime_error("bench/get/0 missing");
+        });
+      } else if (o.workload == "connect-get") {
+        // A new client (so a new connection) per get: what the readiness probe costs.
+        co_await closed_loop(o, r, [&](int) -> asio::awaitable<void> {
+          client fresh(c.get_executor(), cfg);
+          auto res = co_await fresh.range("bench/get/0");
+          fresh.close();
           if (res.kvs.empty()) throw std::runtime_error("bench/get/0 missing");
         });
       } else if (o.workload == "txn") {

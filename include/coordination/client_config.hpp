@@ -65,6 +65,9 @@ struct client_config {
   // on. 500 ms: hundreds of round trips on a LAN; a member that cannot answer /version that fast
   // should not get a write.
   std::chrono::milliseconds probe_timeout{500};
+  // False: no readiness probe (for a gateway behind a proxy that serves only /v3/; a paused
+  // member is then found only by attempt_timeout, and a write sent into it fails `timeout`).
+  bool probe_connections = true;
   std::string username;  // empty: no authentication
   std::string password;
   tls_config tls;

@@ -382,7 +382,7 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
       }
     } else {
       bool ready = true;
-      if (!conn->proven()) {
+      if (cfg_.probe_connections && !conn->proven()) {
         // Nothing goes out on a connection until the server has answered on it.
         ++stats_.probes;
         auto pr = co_await probe_exchange(conn.get(),
