@@ -14,9 +14,10 @@
 // Keys and values are byte strings: any bytes, including '\0'.
 //
 // Work left on the executor: after its last call a client keeps, per pooled connection, one
-// timer wait of at most a second (its deadline watchdog); io_context::run() returns after that,
-// or at once after close() or the client's destruction. Watches and sessions keep work until
-// they are closed.
+// timer wait of at most a second (its deadline watchdog); while an endpoint is suspect (it let
+// an attempt pass attempt_timeout unanswered) one prober coroutine tries it with backoff until
+// it answers; io_context::run() returns after those, or at once after close() or the client's
+// destruction. Watches and sessions keep work until they are closed.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
