@@ -248,14 +248,32 @@ int main(int argc, char** argv) {
           throw coordination_error(error::invalid_argument, "--ttl: must be positive");
         session_options so;
         so.ttl = std::chrono::seconds(lock_ttl);
-        auto s = co_await session::create(c, so);
-        locker l(s);
         asio::signal_set signals(io, SIGINT, SIGTERM);
         // Waiting for the lock is interruptible: SIGINT/SIGTERM cancels the wait (and the
-        // waiter's key goes).
-        auto held = co_await unless_interrupted(signals, l.lock(key));
+        // waiter's key goes). A session lost while waiting (its renewals failed for a TTL, as
+        // under repeated leader elections) held nothing yet: wait again on a new session, up
+        // to three sessions in all.
+        std::optional<session> s;
+        std::optional<lock_handle> held;
+        for (int round = 1;; ++round) {
+          s.emplace(co_await session::create(c, so));
+          locker l(*s);
+          std::string lost_while_waiting;
+          try {
+            held = co_await unless_interrupted(signals, l.lock(key));
+          } catch (const coordination_error& e) {
+            bool retry =
+                (e.code() == error::lock_lost || e.code() == error::session_expired) && round < 3;
+            if (!retry) throw;
+            lost_while_waiting = e.what();
+          }
+          if (lost_while_waiting.empty()) break;
+          c.config().logger->warn("coordctl: {}; waiting again on a new session",
+                                  lost_while_waiting);
+          co_await s->close();
+        }
         if (!held) {
-          co_await s.close();
+          co_await s->close();
           co_return;
         }
         if (lock_command.empty()) {
@@ -269,7 +287,7 @@ int main(int argc, char** argv) {
             exit_code = 1;
           }
           co_await held->release();
-          co_await s.close();
+          co_await s->close();
           co_return;
         }
         signals.cancel();
@@ -307,7 +325,7 @@ int main(int argc, char** argv) {
           if (waitpid(child, &status, WNOHANG) == child) break;
         }
         co_await held->release();
-        co_await s.close();
+        co_await s->close();
         if (lost)
           exit_code = 1;
         else if (WIFEXITED(status))
