@@ -402,6 +402,10 @@ void etcd_cluster::kill(int i, int sig) {
 
 void etcd_cluster::pause(int i) {
   at(i).proc.signal(SIGSTOP);
+  // Until the group stop has reached every thread, the member still answers.
+  if (!at(i).proc.wait_stopped(std::chrono::seconds(5)))
+    throw std::runtime_error("etcd member " + std::to_string(i) +
+                             " was not stopped 5 s after SIGSTOP");
 }
 
 void etcd_cluster::resume(int i) {

@@ -58,7 +58,7 @@ class etcd_cluster {
   // Sends `sig` to member i.  For SIGKILL and SIGTERM also waits for the
   // process to exit (SIGTERM is followed by SIGCONT so paused members exit).
   void kill(int i, int sig = SIGKILL);
-  void pause(int i);   // SIGSTOP
+  void pause(int i);   // SIGSTOP; returns once every thread of it is stopped
   void resume(int i);  // SIGCONT
 
   // Stops member i if it is still running, then starts it again with the same

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <stdexcept>
 #include <system_error>
@@ -259,6 +261,39 @@ void child_process::finish(int status) {
     while (::write(state_->wake_wr, &byte, 1) < 0 && errno == EINTR) {
     }
     state_->reader.join();
+  }
+}
+
+namespace {
+
+// Every thread of `pid` stopped; false if one runs or the list cannot be read.
+bool all_threads_stopped(pid_t pid) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/task", ec), end;
+  if (ec) return false;
+  int threads = 0;
+  for (; it != end; it.increment(ec)) {
+    if (ec) return false;
+    std::ifstream in(it->path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= stat.size()) continue;  // thread just exited
+    char state = stat[paren + 2];
+    if (state != 'T' && state != 't') return false;
+    ++threads;
+  }
+  return threads > 0;
+}
+
+}  // namespace
+
+bool child_process::wait_stopped(std::chrono::milliseconds timeout) {
+  if (!state_ || state_->status) return false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (all_threads_stopped(state_->pid)) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
 

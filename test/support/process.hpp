@@ -56,6 +56,11 @@ class child_process {
   // Sends `sig` to the child; no-op if it has already been reaped.
   void signal(int sig);
 
+  // True once every thread of the child is stopped (state T in /proc/<pid>/task/*/stat), polled
+  // until `timeout`.  kill(SIGSTOP) returns before the stop takes effect: the kernel wakes one
+  // thread to start the group stop, and until it runs the others go on serving requests.
+  bool wait_stopped(std::chrono::milliseconds timeout);
+
   // True until the child has exited; reaps it (without blocking) if it has.
   bool running();
 
