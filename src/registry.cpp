@@ -18,6 +18,7 @@
 #include "detail/cancelled.hpp"
 #include "detail/client_impl.hpp"
 #include "detail/text.hpp"
+#include "recipes/registry/balancer.hpp"
 
 namespace coordination {
 
@@ -88,7 +89,8 @@ struct service_subscriber {
 };
 
 struct service_cache {
-  explicit service_cache(asio::any_io_executor ex) : ready_signal(ex, steady::time_point::max()) {}
+  service_cache(asio::any_io_executor ex, balancer::options o)
+      : ready_signal(ex, steady::time_point::max()), lb(o) {}
   std::string name, prefix;
   std::map<std::string, service_info> instances;  // by instance id
   service_list all = std::make_shared<const std::vector<service_info>>();
@@ -99,14 +101,7 @@ struct service_cache {
   asio::steady_timer ready_signal;
   std::vector<std::weak_ptr<service_subscriber>> subscribers;
   watch_stream stream;
-  std::uint64_t next_pick = 0;                         // round robin, tie breaks
-  std::map<std::string, int> connections;              // open service_connections per instance
-  std::map<std::string, std::int64_t> smooth_weights;  // weighted picks' running weights
-  struct down_state {
-    int errors = 0;
-    steady::time_point until{};
-  };
-  std::map<std::string, down_state> down;
+  balancer lb;                                // picks, open service_connections, down marks
   detail::client_metrics* metrics = nullptr;  // the owner's, or null
   bool counted = false;                       // in the metrics' cached services
   std::size_t counted_instances = 0;
@@ -123,20 +118,15 @@ struct service_cache {
     counted_instances = now;
   }
 
-  bool is_down(const std::string& id, steady::time_point now) const {
-    auto it = down.find(id);
-    return it != down.end() && it->second.until > now;
-  }
-
   void publish() {
     auto a = std::make_shared<std::vector<service_info>>();
     auto h = std::make_shared<std::vector<service_info>>();
     a->reserve(instances.size());
-    std::erase_if(smooth_weights, [&](auto& w) { return !instances.count(w.first); });
     for (auto& [id, i] : instances) {
       a->push_back(i);
       if (i.health == health_status::healthy) h->push_back(i);
     }
+    lb.retain(*a);
     all = std::move(a);
     healthy = std::move(h);
     report();
@@ -516,7 +506,8 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
   std::shared_ptr<service_cache> cache_for(const std::string& name) {
     auto& slot = caches[name];
     if (!slot) {
-      slot = std::make_shared<service_cache>(executor);
+      slot = std::make_shared<service_cache>(
+          executor, balancer::options{options.errors_before_down, options.down_period});
       slot->name = name;
       slot->prefix = service_prefix(name);
       slot->metrics = owner.impl().metrics.get();
@@ -612,76 +603,16 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
     }
   }
 
-  // Candidates for a pick: healthy, untried, not down (all untried healthy ones if every one
-  // is down).
-  std::vector<const service_info*> candidates(const service_cache& c, const service_list& list,
-                                              const std::set<std::string>& tried) {
-    auto now = steady::now();
-    std::vector<const service_info*> up, any;
-    for (auto& i : *list) {
-      if (tried.count(i.instance_id)) continue;
-      any.push_back(&i);
-      if (!c.is_down(i.instance_id, now)) up.push_back(&i);
-    }
-    return up.empty() ? any : up;
-  }
-
-  const service_info* choose(service_cache& c, const std::vector<const service_info*>& cands,
-                             pick_strategy strategy) {
-    auto n = cands.size();
-    auto rr = c.next_pick++;
-    switch (strategy) {
-      case pick_strategy::round_robin:
-        return cands[rr % n];
-      case pick_strategy::random:
-        return cands[std::uniform_int_distribution<std::size_t>(0, n - 1)(rng)];
-      case pick_strategy::weighted: {
-        // Smooth weighted round robin (nginx): deterministic, exactly proportional over every
-        // run of total-weight picks, and spread out (no bursts to the heaviest instance).
-        std::int64_t total = 0;
-        const service_info* best = nullptr;
-        std::int64_t* best_current = nullptr;
-        for (auto* i : cands) {
-          if (i->weight == 0) continue;
-          total += i->weight;
-          auto& cur = c.smooth_weights[i->instance_id];
-          cur += i->weight;
-          if (!best || cur > *best_current) {
-            best = i;
-            best_current = &cur;
-          }
-        }
-        if (!best) return cands[rr % n];
-        *best_current -= total;
-        return best;
-      }
-      case pick_strategy::least_connections: {
-        const service_info* best = nullptr;
-        int best_count = 0;
-        for (std::size_t k = 0; k < n; ++k) {  // start at a rotating index: ties take turns
-          auto* i = cands[(rr + k) % n];
-          auto it = c.connections.find(i->instance_id);
-          int count = it == c.connections.end() ? 0 : it->second;
-          if (!best || count < best_count) {
-            best = i;
-            best_count = count;
-          }
-        }
-        return best;
-      }
-    }
-    return cands.front();
+  // One healthy instance not in `tried` (see balancer::pick), or nullptr.
+  const service_info* choose(service_cache& c, const service_list& list,
+                             const std::set<std::string>& tried, pick_strategy strategy) {
+    return c.lb.pick(*list, tried, strategy, steady::now(), rng());
   }
 
   void note_error(const std::string& name, const std::string& id) {
     auto it = caches.find(name);
     if (it == caches.end()) return;
-    auto& d = it->second->down[id];
-    auto now = steady::now();
-    ++d.errors;
-    if (d.errors >= options.errors_before_down) {
-      d.until = now + options.down_period;
-      d.errors = 0;
+    if (it->second->lb.note_error(id, steady::now())) {
       log().info("coordination: instance {} of {} marked down for {} ms", id, name,
                  options.down_period.count());
     }
@@ -720,8 +651,7 @@ service_connection::~service_connection() {
 }
 void service_connection::release() {
   if (!cache_) return;
-  auto it = cache_->connections.find(instance_.instance_id);
-  if (it != cache_->connections.end() && --it->second <= 0) cache_->connections.erase(it);
+  cache_->lb.closed(instance_.instance_id);
   cache_.reset();
 }
 void service_connection::close() {
@@ -933,10 +863,10 @@ asio::awaitable<service_info> service_registry::pick(std::string name, pick_stra
     auto self = state_;
     auto c = co_await self->ready_cache(name);
     auto list = c->healthy;
-    auto cands = self->candidates(*c, list, {});
-    if (cands.empty())
+    auto* chosen = self->choose(*c, list, {}, strategy);
+    if (!chosen)
       throw coordination_error(error::not_found, "service " + name + " has no healthy instance");
-    co_return *self->choose(*c, cands, strategy);
+    co_return *chosen;
   } catch (const boost::system::system_error& e) {
     detail::rethrow_as_library_error(e, "service_registry::pick");
   }
@@ -951,14 +881,14 @@ asio::awaitable<service_connection> service_registry::connect(std::string name,
     std::set<std::string> tried;
     std::string last_error = "no healthy instance";
     for (;;) {
-      auto cands = self->candidates(*c, list, tried);
-      if (cands.empty()) break;
-      const service_info& pick = *self->choose(*c, cands, strategy);
+      auto* chosen = self->choose(*c, list, tried, strategy);
+      if (!chosen) break;
+      const service_info& pick = *chosen;
       tried.insert(pick.instance_id);
       try {
         auto sock = co_await detail::connect_to(self->executor, pick.address,
                                                 self->options.connect_timeout);
-        ++c->connections[pick.instance_id];
+        c->lb.opened(pick.instance_id);
         co_return service_connection(std::move(sock), pick, c);
       } catch (const std::exception& e) {
         last_error = pick.instance_id + " (" + pick.address + "): " + e.what();
