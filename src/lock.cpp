@@ -11,7 +11,7 @@
 #include "coordination/watch.hpp"
 #include "detail/cancelled.hpp"
 #include "detail/lock_recipe.hpp"
-#include "detail/session_state.hpp"
+#include "session/session_state.hpp"
 
 namespace coordination {
 

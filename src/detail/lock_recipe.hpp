@@ -6,7 +6,7 @@
 #include <string>
 
 #include "coordination/lock.hpp"
-#include "detail/session_state.hpp"
+#include "session/session_state.hpp"
 
 namespace coordination::detail {
 

@@ -13,7 +13,7 @@
 #include "detail/cancelled.hpp"
 #include "detail/client_impl.hpp"
 #include "detail/codec.hpp"
-#include "detail/session_state.hpp"
+#include "session/session_state.hpp"
 
 namespace coordination {
 

@@ -1,0 +1,104 @@
+// The state behind a coordination::session, shared with the recipes built on it.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "coordination/session.hpp"
+#include "detail/client_impl.hpp"
+#include "detail/codec.hpp"
+
+namespace coordination::detail {
+
+namespace asio = boost::asio;
+using clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// One process-local FIFO per lock name: coroutines of one process that share a session lease
+// (and so the same etcd key) take turns here before they queue in etcd.
+struct gate_waiter {
+  asio::steady_timer timer;
+  bool handed = false;  // the gate was passed to this waiter
+};
+struct name_gate {
+  bool busy = false;
+  std::deque<gate_waiter*> waiters;
+  std::string name;
+  // The session's map of gates: a gate nobody uses leaves it (held_lock and the waiters keep
+  // the session state, and so this map, alive while they use the gate).
+  std::map<std::string, std::shared_ptr<name_gate>>* registry = nullptr;
+};
+
+struct session_state : std::enable_shared_from_this<session_state> {
+  session_state(client& c, std::int64_t id, std::chrono::seconds granted,
+                std::chrono::milliseconds interval)
+      : owner(std::make_unique<client>(c.impl().shared_from_this())),
+        impl(c.impl().shared_from_this()),
+        lease(id),
+        ttl(granted),
+        renew_interval(interval),
+        renew_timer(impl->executor),
+        lost_signal(impl->executor, clock::time_point::max()),
+        expires_at(clock::now() + granted) {}
+
+  std::unique_ptr<client> owner;  // shares the user's client, survives its move
+  std::shared_ptr<client_impl> impl;
+  std::int64_t lease;
+  std::chrono::seconds ttl;
+  std::chrono::milliseconds renew_interval;
+  asio::steady_timer renew_timer;
+  asio::steady_timer lost_signal;  // cancelled when the session ends, waking wait_lost()
+  clock::time_point expires_at;
+  std::uint64_t renewals = 0;
+  bool is_lost = false;
+  bool stopped = false;   // closed or orphaned
+  bool orphaned = false;  // orphan(): the lease is left to run out, not even revoked when lost
+  bool revoked = false;
+  std::uint64_t next_callback = 1;
+  std::map<std::uint64_t, std::function<void(std::error_code)>> callbacks;
+  std::map<std::string, std::shared_ptr<name_gate>> gates;
+
+  void mark_lost(const std::string& why) {
+    if (is_lost || stopped) return;
+    is_lost = true;
+    if (impl->metrics) impl->metrics->session_lost();
+    impl->log->warn("coordination: session lease {:x} lost: {}", lease, why);
+    lost_signal.cancel();
+    renew_timer.cancel();
+    auto pending = std::move(callbacks);
+    callbacks.clear();
+    for (auto& [id, f] : pending)
+      asio::post(impl->executor,
+                 [f = std::move(f)] { f(make_error_code(error::session_expired)); });
+  }
+
+  void stop() {
+    if (stopped) return;
+    stopped = true;
+    renew_timer.cancel();
+    lost_signal.cancel();
+    callbacks.clear();
+  }
+
+  // Stops renewing and revokes the lease in the background (a detached request, a failure
+  // logged); a lost session's lease is being revoked already (revoke_lost()).
+  void close_in_background();
+
+  // Renews the lease until the session is stopped or lost (then revokes a lost lease).
+  static asio::awaitable<void> keep_alive(std::shared_ptr<session_state> self);
+
+  // A lost session's lease can outlive the client's verdict in etcd (see session_state.cpp).
+  static asio::awaitable<void> revoke_lost(std::shared_ptr<session_state> self);
+};
+
+}  // namespace coordination::detail
