@@ -553,7 +553,7 @@ asio::awaitable<lock_handle> locker::lock(std::string name) {
 
 asio::awaitable<lock_handle> locker::lock(std::string name, std::chrono::seconds ttl) {
   if (ttl.count() <= 0) throw coordination_error(error::invalid_argument, "ttl: must be positive");
-  if (ttl == session_->ttl) co_return co_await lock(std::move(name));
+  if (ttl == session_->schedule.ttl()) co_return co_await lock(std::move(name));
   // A lease of its own, kept alive like any session's, revoked when the lock is released.
   session_options so;
   so.ttl = ttl;
@@ -728,7 +728,7 @@ const std::string& lock_handle::key() const {
   return state_->key;
 }
 std::chrono::steady_clock::time_point lock_handle::valid_until() const {
-  return state_->session->expires_at;
+  return state_->session->schedule.expires_at();
 }
 std::int64_t lock_handle::fencing_token() const {
   return state_->token;
@@ -850,7 +850,7 @@ asio::awaitable<txn_result> lock_handle::guarded_txn(std::vector<compare> compar
   try {
     auto h = state_;
     if (!h || h->released) throw coordination_error(error::lock_lost, "lock released");
-    if (h->session->is_lost || clock::now() >= h->session->expires_at) {
+    if (h->session->is_lost || clock::now() >= h->session->schedule.expires_at()) {
       // etcd may still have the lease, but nothing vouches for it any more: the session is about
       // to be declared lost and its lease revoked.
       h->mark_lost("its lease has no confirmed renewal within the TTL");

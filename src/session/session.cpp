@@ -29,6 +29,7 @@ asio::awaitable<session> session::create(client& c, session_options options) {
       throw coordination_error(error::invalid_argument, "renew_interval: must not be negative");
     std::int64_t id = options.lease_id;
     std::chrono::seconds granted = options.ttl;
+    auto sent = clock::now();  // etcd's TTL starts no earlier
     if (id == 0) {
       auto g = co_await c.lease_grant(options.ttl.count());
       id = g.id;
@@ -37,10 +38,8 @@ asio::awaitable<session> session::create(client& c, session_options options) {
       auto k = co_await c.lease_keep_alive_once(id);
       granted = std::chrono::seconds(k.ttl);
     }
-    auto interval = options.renew_interval.count() > 0
-                        ? options.renew_interval
-                        : std::chrono::duration_cast<std::chrono::milliseconds>(granted) / 3;
-    auto state = std::make_shared<detail::session_state>(c, id, granted, interval);
+    detail::keepalive_settings ks{granted, options.renew_interval, c.config().request_timeout};
+    auto state = std::make_shared<detail::session_state>(c, id, ks, sent);
     asio::co_spawn(state->impl->executor, detail::session_state::keep_alive(state), asio::detached);
     co_return session(std::move(state));
   } catch (const boost::system::system_error& e) {
@@ -70,19 +69,19 @@ std::int64_t session::lease() const {
   return state_->lease;
 }
 std::chrono::seconds session::ttl() const {
-  return state_->ttl;
+  return state_->schedule.ttl();
 }
 std::chrono::milliseconds session::renew_interval() const {
-  return state_->renew_interval;
+  return state_->schedule.renew_interval();
 }
 bool session::lost() const {
   return state_->is_lost;
 }
 clock::time_point session::expires_at() const {
-  return state_->expires_at;
+  return state_->schedule.expires_at();
 }
 std::uint64_t session::renewals() const {
-  return state_->renewals;
+  return state_->schedule.renewals();
 }
 client& session::owner() const {
   return *state_->owner;

@@ -22,46 +22,42 @@ void session_state::close_in_background() {
 }
 
 asio::awaitable<void> session_state::keep_alive(std::shared_ptr<session_state> self) {
-  auto next = clock::now() + self->renew_interval;
-  const auto retry_gap = std::max<std::chrono::milliseconds>(self->renew_interval / 4, 100ms);
+  auto& schedule = self->schedule;
   while (!self->stopped && !self->is_lost) {
-    self->renew_timer.expires_at(std::min(next, self->expires_at));
+    self->renew_timer.expires_at(schedule.wake_at());
     co_await self->renew_timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (self->stopped || self->is_lost) break;
     auto sent = clock::now();
-    if (sent >= self->expires_at) {
-      self->mark_lost("no renewal confirmed within the lease's TTL");
+    auto next = schedule.on_wake(sent);
+    if (next == keepalive_schedule::action::wait) continue;
+    if (next == keepalive_schedule::action::lost) {
+      self->mark_lost(schedule.loss_reason());
       break;
     }
+    std::string failure;
+    bool lease_gone = false;
     try {
-      // Never wait for an answer past the moment the lease may expire.
-      auto deadline = std::min(sent + self->impl->config.request_timeout, self->expires_at);
-      auto body =
-          co_await self->impl->transport.call("/v3/lease/keepalive", encode_lease_id(self->lease),
-                                              transport::call_kind::idempotent, deadline);
+      auto body = co_await self->impl->transport.call(
+          "/v3/lease/keepalive", encode_lease_id(self->lease), transport::call_kind::idempotent,
+          schedule.answer_deadline(sent));
       auto r = decode_lease_keep_alive(body);
       if (self->stopped) break;
-      self->expires_at = sent + std::chrono::seconds(r.ttl);
-      ++self->renewals;
-      next = clock::now() + self->renew_interval;
+      if (!schedule.renewed(sent, clock::now(), std::chrono::seconds(r.ttl)))
+        self->mark_lost(schedule.loss_reason());
+      continue;
     } catch (const coordination_error& e) {
-      if (self->stopped) break;
-      if (self->impl->metrics) self->impl->metrics->keepalive_failure();
-      if (e.code() == error::lease_not_found) {
-        self->mark_lost(e.what());
-        break;
-      }
-      self->impl->log->info("coordination: renewal of lease {:x} failed: {}", self->lease,
-                            e.what());
-      next = clock::now() + retry_gap;
+      failure = e.what();
+      lease_gone = e.code() == error::lease_not_found;
     } catch (const std::exception& e) {
-      if (self->stopped) break;
-      if (self->impl->metrics) self->impl->metrics->keepalive_failure();
-      self->impl->log->info("coordination: renewal of lease {:x} failed: {}", self->lease,
-                            e.what());
-      next = clock::now() + retry_gap;
+      failure = e.what();
     }
-    if (clock::now() >= self->expires_at) self->mark_lost("renewals failed past the lease's TTL");
+    if (self->stopped) break;
+    if (self->impl->metrics) self->impl->metrics->keepalive_failure();
+    if (schedule.failed(clock::now(), lease_gone)) {
+      self->mark_lost(schedule.loss_reason() + " (last: " + failure + ")");
+      break;
+    }
+    self->impl->log->info("coordination: renewal of lease {:x} failed: {}", self->lease, failure);
   }
   if (self->is_lost && !self->orphaned) co_await revoke_lost(self);
 }
@@ -73,22 +69,20 @@ asio::awaitable<void> session_state::keep_alive(std::shared_ptr<session_state> s
 // for a minute, or 6 TTLs if longer; also after the session was closed or destroyed, which
 // is what an application does with a lost session; orphan() and client::close() stop it).
 asio::awaitable<void> session_state::revoke_lost(std::shared_ptr<session_state> self) {
-  const auto until = clock::now() + std::max<clock::duration>(60s, 6 * self->ttl);
-  auto pause = std::chrono::milliseconds(250);
-  while (!self->orphaned && clock::now() < until) {
+  revoke_schedule schedule(clock::now(), self->schedule.ttl());
+  while (!self->orphaned && !schedule.gave_up(clock::now())) {
     try {
       co_await self->impl->transport.call(
           "/v3/lease/revoke", encode_lease_id(self->lease), transport::call_kind::idempotent,
-          std::min(clock::now() + self->impl->config.request_timeout, until));
+          schedule.attempt_deadline(clock::now(), self->impl->config.request_timeout));
       self->impl->log->info("coordination: revoked the lost session's lease {:x}", self->lease);
       co_return;
     } catch (const coordination_error& e) {
       if (e.code() == error::lease_not_found || e.code() == error::cancelled) co_return;
     } catch (const std::exception&) {
     }
-    self->renew_timer.expires_after(pause);
+    self->renew_timer.expires_after(schedule.next_pause());
     co_await self->renew_timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    pause = std::min(pause * 2, std::chrono::milliseconds(4000));
   }
 }
 

@@ -17,6 +17,7 @@
 #include "coordination/session.hpp"
 #include "detail/client_impl.hpp"
 #include "detail/codec.hpp"
+#include "session/keepalive.hpp"
 
 namespace coordination::detail {
 
@@ -40,26 +41,22 @@ struct name_gate {
 };
 
 struct session_state : std::enable_shared_from_this<session_state> {
-  session_state(client& c, std::int64_t id, std::chrono::seconds granted,
-                std::chrono::milliseconds interval)
+  // `granted_at`: when the grant (or the adopting renewal) was sent.
+  session_state(client& c, std::int64_t id, keepalive_settings settings,
+                clock::time_point granted_at)
       : owner(std::make_unique<client>(c.impl().shared_from_this())),
         impl(c.impl().shared_from_this()),
         lease(id),
-        ttl(granted),
-        renew_interval(interval),
+        schedule(settings, granted_at),
         renew_timer(impl->executor),
-        lost_signal(impl->executor, clock::time_point::max()),
-        expires_at(clock::now() + granted) {}
+        lost_signal(impl->executor, clock::time_point::max()) {}
 
   std::unique_ptr<client> owner;  // shares the user's client, survives its move
   std::shared_ptr<client_impl> impl;
   std::int64_t lease;
-  std::chrono::seconds ttl;
-  std::chrono::milliseconds renew_interval;
+  keepalive_schedule schedule;  // renewal times, expiry, loss verdicts
   asio::steady_timer renew_timer;
   asio::steady_timer lost_signal;  // cancelled when the session ends, waking wait_lost()
-  clock::time_point expires_at;
-  std::uint64_t renewals = 0;
   bool is_lost = false;
   bool stopped = false;   // closed or orphaned
   bool orphaned = false;  // orphan(): the lease is left to run out, not even revoked when lost
