@@ -60,16 +60,18 @@ namespace {
 void leave_gate(name_gate* gate) {
   if (!gate) return;
   auto& g = *gate;
-  if (g.waiters.empty()) {
-    g.busy = false;
+  auto next = g.core.leave();
+  if (!next) {
     if (g.registry) {
       auto it = g.registry->find(g.name);
       if (it != g.registry->end() && it->second.get() == gate) g.registry->erase(it);
     }
     return;
   }
-  auto* w = g.waiters.front();
-  g.waiters.pop_front();
+  auto it = g.waiting.find(*next);
+  if (it == g.waiting.end()) return leave_gate(gate);  // (a ticket without its waiter: next)
+  auto* w = it->second;
+  g.waiting.erase(it);
   w->handed = true;
   w->timer.cancel();
 }
@@ -82,29 +84,30 @@ asio::awaitable<std::shared_ptr<name_gate>> enter_gate(session_state& s, const s
     slot->registry = &s.gates;
   }
   auto gate = slot;
-  if (!gate->busy) {
-    gate->busy = true;
-    co_return gate;
-  }
+  auto ticket = gate->core.enter();
+  if (!ticket) co_return gate;
   gate_waiter w{asio::steady_timer(s.impl->executor, clock::time_point::max())};
-  gate->waiters.push_back(&w);
+  gate->waiting[*ticket] = &w;
   struct guard {
     name_gate& g;
     gate_waiter& w;
+    fifo_gate::ticket t;
     bool done = false;
     ~guard() {
       if (done) return;
       if (w.handed) {
         leave_gate(&g);  // handed over while being cancelled: pass it on
       } else {
-        std::erase(g.waiters, &w);
+        g.core.withdraw(t);
+        g.waiting.erase(t);
       }
     }
-  } g{*gate, w};
+  } g{*gate, w, *ticket};
   co_await w.timer.async_wait(asio::as_tuple(asio::use_awaitable));
   g.done = true;
   if (!w.handed) {
-    std::erase(gate->waiters, &w);
+    gate->core.withdraw(*ticket);
+    gate->waiting.erase(*ticket);
     throw coordination_error(error::cancelled, "lock " + name + ": wait cancelled");
   }
   co_return gate;
@@ -198,41 +201,25 @@ asio::awaitable<std::int64_t> await_deletion_alone(client& c, const std::string&
 // client: once caught up it is "synced" in etcd and hands each deletion over at once, where a
 // watch created per waiter from a past revision would wait for etcd's 100 ms catch-up tick.
 struct prefix_deletions {
+  explicit prefix_deletions(std::int64_t start) : index(start) {}
   struct waiter {
     asio::steady_timer timer;
-    std::int64_t after;
-    std::int64_t deleted_at = 0;
+    bool completed = false;
+    std::int64_t deleted_at = 0;  // 0 when completed: the stream failed
   };
-  std::int64_t start = 0;                      // first revision the stream covers
-  std::int64_t forgotten_below = 0;            // deletions before this may have left `recent`
-  std::int64_t through = 0;                    // revision of the last deletion delivered
-  std::map<std::string, std::int64_t> recent;  // key -> revision of its latest deletion
-  std::deque<std::pair<std::int64_t, std::string>> order;  // to trim `recent`
-  std::multimap<std::string, waiter*> waiters;
-  bool failed = false;
+  deletion_index index;  // what the stream saw, who waits for which key
+  std::map<deletion_index::waiter_id, waiter*> waiters;
   watch_stream stream;
 
-  // Whether every deletion after revision `at` went through this stream and is still known.
-  bool covers(std::int64_t at) const {
-    return !failed && at + 1 >= start && at + 1 >= forgotten_below;
-  }
-
-  void wake(const std::string& key, std::int64_t rev) {
-    auto [b, e] = waiters.equal_range(key);
-    for (auto it = b; it != e;) {
-      if (rev > it->second->after) {
-        it->second->deleted_at = rev;
-        it->second->timer.cancel();
-        it = waiters.erase(it);
-      } else {
-        ++it;
-      }
+  void complete(const std::vector<deletion_index::completion>& done) {
+    for (auto& c : done) {
+      auto it = waiters.find(c.id);
+      if (it == waiters.end()) continue;
+      it->second->completed = true;
+      it->second->deleted_at = c.revision;
+      it->second->timer.cancel();
+      waiters.erase(it);
     }
-  }
-  void fail() {
-    failed = true;
-    for (auto& [k, w] : waiters) w->timer.cancel();  // deleted_at stays 0: fall back
-    waiters.clear();
   }
 };
 
@@ -240,24 +227,11 @@ asio::awaitable<void> pump_deletions(std::shared_ptr<prefix_deletions> pd) {
   try {
     for (;;) {
       auto b = co_await pd->stream.next();
-      for (auto& e : b.events) {
-        auto rev = e.kv.mod_revision;
-        pd->through = std::max(pd->through, rev);
-        pd->recent[e.kv.key] = rev;
-        pd->order.emplace_back(rev, e.kv.key);
-        while (pd->order.size() > 4096) {  // remember the last 4096 deletions
-          auto& [old_rev, old_key] = pd->order.front();
-          auto it = pd->recent.find(old_key);
-          if (it != pd->recent.end() && it->second == old_rev) pd->recent.erase(it);
-          pd->forgotten_below = old_rev + 1;
-          pd->order.pop_front();
-        }
-        pd->wake(e.kv.key, rev);
-      }
+      for (auto& e : b.events) pd->complete(pd->index.deleted(e.kv.key, e.kv.mod_revision));
     }
   } catch (const std::exception&) {
   }
-  pd->fail();
+  pd->complete(pd->index.fail());  // the waiters fall back to watches of their own
 }
 
 // Waits for the deletion of `key` (under `prefix`), which existed at revision `at`.
@@ -266,14 +240,12 @@ asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& prefi
   auto& impl = c.impl();
   auto& slot = impl.prefix_watchers[prefix];
   auto pd = std::static_pointer_cast<prefix_deletions>(slot);
-  if (!pd || pd->failed) {
-    pd = std::make_shared<prefix_deletions>();
+  if (!pd || pd->index.failed()) {
+    pd = std::make_shared<prefix_deletions>(at + 1);
     slot = pd;
     watch_options wo;
     wo.start_revision = at + 1;
     wo.filter_put = true;
-    pd->start = at + 1;
-    pd->forgotten_below = at + 1;
     std::exception_ptr failure;
     try {
       pd->stream = co_await c.watch_prefix(prefix, wo);
@@ -283,34 +255,30 @@ asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& prefi
     if (failure) {
       // A stream that never started must not stay in the slot: later waiters would register on
       // it and never be woken. (Waiters that joined meanwhile fall back to watches of their own.)
-      pd->fail();
+      pd->complete(pd->index.fail());
       std::rethrow_exception(failure);
     }
     asio::co_spawn(impl.executor, pump_deletions(pd), asio::detached);
   }
   // The shared stream must cover (at, now] and still remember what it saw since `at`.
-  if (!pd->covers(at)) co_return co_await await_deletion_alone(c, key, at);
-  if (auto it = pd->recent.find(key); it != pd->recent.end() && it->second > at)
-    co_return it->second;
-  prefix_deletions::waiter w{asio::steady_timer(impl.executor, clock::time_point::max()), at};
-  auto pos = pd->waiters.emplace(key, &w);
+  if (!pd->index.covers(at)) co_return co_await await_deletion_alone(c, key, at);
+  if (auto rev = pd->index.deleted_after(key, at)) co_return rev;
+  prefix_deletions::waiter w{asio::steady_timer(impl.executor, clock::time_point::max())};
+  auto id = pd->index.wait(key, at);
+  pd->waiters[id] = &w;
   struct unregister {
     prefix_deletions& pd;
     prefix_deletions::waiter& w;
-    std::multimap<std::string, prefix_deletions::waiter*>::iterator pos;
+    deletion_index::waiter_id id;
     ~unregister() {
-      if (w.deleted_at == 0 && !pd.failed) {
-        for (auto it = pd.waiters.begin(); it != pd.waiters.end(); ++it)
-          if (it->second == &w) {
-            pd.waiters.erase(it);
-            break;
-          }
-      }
+      if (w.completed) return;
+      pd.index.cancel(id);
+      pd.waiters.erase(id);
     }
-  } guard{*pd, w, pos};
+  } guard{*pd, w, id};
   co_await w.timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  if (w.deleted_at) co_return w.deleted_at;
-  if (pd->failed) co_return co_await await_deletion_alone(c, key, at);
+  if (w.completed && w.deleted_at) co_return w.deleted_at;
+  if (w.completed) co_return co_await await_deletion_alone(c, key, at);  // the stream failed
   throw coordination_error(error::cancelled, "lock wait cancelled");
 }
 
@@ -321,9 +289,8 @@ std::optional<bool> deleted_since(client& c, const std::string& prefix, const st
   auto it = c.impl().prefix_watchers.find(prefix);
   if (it == c.impl().prefix_watchers.end()) return std::nullopt;
   auto pd = std::static_pointer_cast<prefix_deletions>(it->second);
-  if (!pd || !pd->covers(at) || pd->through < upto) return std::nullopt;
-  auto r = pd->recent.find(key);
-  return r != pd->recent.end() && r->second > at;
+  if (!pd) return std::nullopt;
+  return pd->index.deleted_since(key, at, upto);
 }
 
 // Waits until no key under `blockers` created before `my_rev` is left. One range reads them all
@@ -343,16 +310,12 @@ asio::awaitable<std::pair<std::int64_t, std::int64_t>> wait_predecessors(
   queue.target = sort_target::create;
   auto rr = co_await c.range(blockers, queue);
   const auto at = rr.header.revision;
-  std::size_t first = 0;
-  if (key.starts_with(blockers)) {
-    if (rr.kvs.empty() || rr.kvs[0].create_revision != my_rev)
-      throw coordination_error(error::lock_lost, key + ": the waiter's key expired while waiting");
-    first = 1;
-  }
+  auto plan = plan_wait(rr.kvs, blockers, key, my_rev);
+  if (plan.own_key_gone)
+    throw coordination_error(error::lock_lost, key + ": the waiter's key expired while waiting");
   std::int64_t last_deletion = 0;
-  for (std::size_t k = first; k < rr.kvs.size(); ++k)
-    last_deletion =
-        std::max(last_deletion, co_await await_deletion(c, lock_prefix, rr.kvs[k].key, at));
+  for (auto& k : plan.predecessors)
+    last_deletion = std::max(last_deletion, co_await await_deletion(c, lock_prefix, k, at));
   co_return std::pair{at, last_deletion};
 }
 

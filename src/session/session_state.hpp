@@ -17,6 +17,7 @@
 #include "coordination/session.hpp"
 #include "detail/client_impl.hpp"
 #include "detail/codec.hpp"
+#include "recipes/lock/wait_set.hpp"
 #include "session/keepalive.hpp"
 
 namespace coordination::detail {
@@ -32,8 +33,8 @@ struct gate_waiter {
   bool handed = false;  // the gate was passed to this waiter
 };
 struct name_gate {
-  bool busy = false;
-  std::deque<gate_waiter*> waiters;
+  fifo_gate core;  // who holds it, who is next
+  std::map<fifo_gate::ticket, gate_waiter*> waiting;
   std::string name;
   // The session's map of gates: a gate nobody uses leaves it (held_lock and the waiters keep
   // the session state, and so this map, alive while they use the gate).
