@@ -62,14 +62,10 @@ asio::awaitable<watch_stream> watch_hub::watch(std::string key, std::string rang
                                                watch_options options) {
   auto self = shared_from_this();
   if (shut_down_) throw coordination_error(error::cancelled, "client closed");
-  auto w = std::make_shared<watch_state>(impl_.executor);
+  auto w =
+      std::make_shared<watch_state>(impl_.executor, std::move(key), std::move(range_end), options);
   w->hub = self;
   w->id = next_id_++;
-  w->key = std::move(key);
-  w->range_end = std::move(range_end);
-  w->options = std::move(options);
-  if (w->options.max_queued_events == 0) w->options.max_queued_events = 1;
-  w->next_revision = w->options.start_revision;
   place(w);
   const auto deadline = clock::now() + impl_.config.request_timeout;
   while (w->phase == watch_phase::placing || w->phase == watch_phase::creating) {
@@ -93,18 +89,8 @@ asio::awaitable<watch_stream> watch_hub::watch(std::string key, std::string rang
 }
 
 namespace {
-std::string create_frame(const watch_state& w) {
-  watch_create c;
-  c.watch_id = w.wire_id;
-  c.key = w.key;
-  c.range_end = w.range_end;
-  c.start_revision = w.next_revision;
-  c.prev_kv = w.options.prev_kv;
-  c.progress_notify = w.options.progress_notify;
-  c.filter_put = w.options.filter_put;
-  c.filter_delete = w.options.filter_delete;
-  c.fragment = w.options.fragment;
-  return encode_watch_create(c);
+std::string create_frame(watch_state& w) {
+  return encode_watch_create(w.cursor.create_request(w.wire_id));
 }
 }  // namespace
 
@@ -115,7 +101,6 @@ void watch_hub::place(const std::shared_ptr<watch_state>& w) {
   }
   w->wire_id = next_wire_id_++;
   w->phase = watch_phase::creating;
-  w->fragments.clear();  // a revision cut short is asked for again from next_revision
   if (post_form) {
     // Creates made in the same turn of the executor share one POST stream.
     post_batch_.push_back(w);
@@ -128,7 +113,7 @@ void watch_hub::place(const std::shared_ptr<watch_state>& w) {
   auto link = link_for(impl_.transport.pick_endpoint());
   w->link = link;
   link->watches[w->wire_id] = w;
-  link->pending_creates.push_back(w->wire_id);
+  link->creates.sent(w->wire_id);
   send(*link, create_frame(*w));
   note_counts();
 }
@@ -142,17 +127,11 @@ void watch_hub::flush_post_batch() {
     if (w->phase == watch_phase::creating) batch.push_back(w);
   post_batch_.clear();
   // At most max_links_per_endpoint streams: fold the smallest ones into this batch.
-  auto count = [&] {
-    std::size_t n = 0;
-    for (auto& l : links_) n += !l->dead && l->endpoint_index == index;
-    return n;
-  };
-  while (count() >= max_links_per_endpoint) {
-    std::shared_ptr<watch_link> smallest;
-    for (auto& l : links_)
-      if (!l->dead && l->endpoint_index == index &&
-          (!smallest || l->watches.size() < smallest->watches.size()))
-        smallest = l;
+  for (;;) {
+    auto on_endpoint = links_on(index);
+    auto fold = link_to_fold(loads_of(on_endpoint), max_links_per_endpoint);
+    if (!fold) break;
+    auto smallest = on_endpoint[*fold];
     smallest->dead = true;
     smallest->close();
     links_.remove(smallest);
@@ -171,7 +150,7 @@ void watch_hub::flush_post_batch() {
   for (auto& w : batch) {
     w->link = link;
     link->watches[w->wire_id] = w;
-    link->pending_creates.push_back(w->wire_id);
+    link->creates.sent(w->wire_id);
     body += create_frame(*w);
   }
   links_.push_back(link);
@@ -237,16 +216,23 @@ asio::awaitable<void> watch_hub::run_post_link(std::shared_ptr<watch_link> link,
   }
 }
 
+std::vector<std::shared_ptr<watch_link>> watch_hub::links_on(std::size_t endpoint_index) const {
+  std::vector<std::shared_ptr<watch_link>> out;
+  for (auto& l : links_)
+    if (!l->dead && l->endpoint_index == endpoint_index) out.push_back(l);
+  return out;
+}
+
+std::vector<std::size_t> watch_hub::loads_of(const std::vector<std::shared_ptr<watch_link>>& ls) {
+  std::vector<std::size_t> loads;
+  for (auto& l : ls) loads.push_back(l->watches.size());
+  return loads;
+}
+
 std::shared_ptr<watch_link> watch_hub::link_for(std::size_t endpoint_index) {
-  std::shared_ptr<watch_link> least;
-  std::size_t on_endpoint = 0;
-  for (auto& l : links_) {
-    if (l->dead || l->endpoint_index != endpoint_index) continue;
-    ++on_endpoint;
-    if (l->watches.size() < max_watches_per_link) return l;  // fill links before opening more
-    if (!least || l->watches.size() < least->watches.size()) least = l;
-  }
-  if (least && on_endpoint >= max_links_per_endpoint) return least;
+  auto on_endpoint = links_on(endpoint_index);
+  if (auto k = choose_link(loads_of(on_endpoint), max_watches_per_link, max_links_per_endpoint))
+    return on_endpoint[*k];
   auto link = std::make_shared<watch_link>(impl_.executor, endpoint_index, false);
   link->ws = std::make_unique<transport::ws_connection>(
       impl_.executor, impl_.transport.endpoint_at(endpoint_index), impl_.transport.tls_context());
@@ -349,10 +335,8 @@ void watch_hub::link_failed(const std::shared_ptr<watch_link>& link, const std::
 
 asio::awaitable<void> watch_hub::place_later(std::vector<std::shared_ptr<watch_state>> ws) {
   auto self = shared_from_this();
-  int shift = std::min(consecutive_failures_, 6);
-  auto cap = std::min<std::chrono::milliseconds>(50ms * (1 << shift), 2000ms);
-  std::uniform_int_distribution<long> jitter(cap.count() / 2, cap.count());
-  asio::steady_timer t(impl_.executor, std::chrono::milliseconds(jitter(rng_)));
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  asio::steady_timer t(impl_.executor, resume_delay(consecutive_failures_, unit(rng_)));
   co_await t.async_wait(use_tuple);
   for (auto& w : ws) {
     if (w->phase != watch_phase::placing) continue;  // cancelled meanwhile
@@ -433,8 +417,7 @@ void watch_hub::cancel(watch_state& w) {
 }
 
 void watch_hub::consumed(const std::shared_ptr<watch_state>& w) {
-  if (w->phase == watch_phase::paused && w->queued_events <= w->options.max_queued_events / 2)
-    place(w);
+  if (w->phase == watch_phase::paused && w->cursor.may_resume()) place(w);
 }
 
 void watch_hub::on_message(const std::shared_ptr<watch_link>& link, const std::string& text) {
@@ -451,33 +434,22 @@ void watch_hub::on_message(const std::shared_ptr<watch_link>& link, const std::s
     return;
   }
   if (m.created) {
-    // Creates are answered in the order they were sent; a refused one says watch_id -1.
-    std::int64_t wire = m.watch_id;
-    if (wire == -1 && !link->pending_creates.empty()) wire = link->pending_creates.front();
-    auto pos = std::find(link->pending_creates.begin(), link->pending_creates.end(), wire);
-    if (pos != link->pending_creates.end()) link->pending_creates.erase(pos);
+    auto wire = link->creates.answered(m.watch_id);
     if (m.watch_id == -1) {
-      auto refused = link->watches.find(wire);
+      auto refused = wire ? link->watches.find(*wire) : link->watches.end();
       if (refused == link->watches.end()) return;
       auto w = refused->second;
-      const auto& why = m.cancel_reason;
-      bool auth = why.find("user name is empty") != std::string::npos ||
-                  why.find("auth token") != std::string::npos;
-      if (auth && !link->post_form) {
-        // etcd 3.4's WebSocket proxy forwards no token: use the POST form from now on.
-        impl_.log->info("coordination: watch refused over WebSocket ({}); using POST streams", why);
+      link->watches.erase(refused);
+      w->link.reset();
+      auto r = classify_refusal(m.cancel_reason, link->post_form);
+      if (r.use_post_form) {
+        impl_.log->info("coordination: watch refused over WebSocket ({}); using POST streams",
+                        m.cancel_reason);
         post_form = true;
-        link->watches.erase(refused);
-        w->link.reset();
         place(w);
         return;
       }
-      link->watches.erase(refused);
-      w->link.reset();
-      auto code = auth                                         ? error::auth_failed
-                  : why.find("ermission") != std::string::npos ? error::permission_denied
-                                                               : error::server_error;
-      end(*w, make_error_code(code), "etcd refused the watch: " + why);
+      end(*w, r.code, std::move(r.message));
       return;
     }
   }
@@ -487,73 +459,33 @@ void watch_hub::on_message(const std::shared_ptr<watch_link>& link, const std::s
   auto w = it->second;
   if (m.created && w->phase == watch_phase::creating) {
     w->phase = watch_phase::active;
-    if (w->next_revision == 0) w->next_revision = m.header.revision + 1;
+    w->cursor.created(m.header.revision);
     w->wake();
   }
   if (m.canceled) {
     link->watches.erase(it);
     w->link.reset();
-    if (m.compact_revision > 0) {
-      w->compact_revision = m.compact_revision;
-      end(*w, make_error_code(error::compacted),
-          "watch from revision " + std::to_string(w->next_revision) +
-              ": history was compacted up to revision " + std::to_string(m.compact_revision));
-    } else {
-      auto code = m.cancel_reason.find("permission") != std::string::npos ? error::permission_denied
-                                                                          : error::server_error;
-      end(*w, make_error_code(code), "etcd cancelled the watch: " + m.cancel_reason);
-    }
+    auto [code, message] = classify_cancel(m, w->cursor.next_revision());
+    if (m.compact_revision > 0) w->compact_revision = m.compact_revision;
+    end(*w, code, std::move(message));
     return;
   }
   if (w->phase != watch_phase::active) return;
-  if (m.events.empty() && w->fragments.empty()) {
-    // A progress notification: every event up to header.revision has been sent.
-    if (!m.created && m.header.revision >= w->next_revision) {
-      w->next_revision = m.header.revision + 1;
-      if (w->options.progress_notify) {
-        w->batches.push_back(watch_batch{m.header.revision, {}});
-        w->wake();
-      }
-    }
-    return;
-  }
-  if (m.fragment) {
-    // Part of one revision's events: hold them until the part without the flag.
-    ++stats_.fragments;
-    for (auto& e : m.events)
-      w->fragments.push_back(watch_event{e.is_delete ? event_type::del : event_type::put,
-                                         std::move(e.kv), std::move(e.prev_kv)});
-    return;
-  }
-  watch_batch b;
-  b.revision = m.header.revision;
-  if (!w->fragments.empty()) {
-    for (auto& e : w->fragments)
-      if (e.kv.mod_revision >= w->next_revision) b.events.push_back(std::move(e));
-    w->fragments.clear();
-  }
-  b.events.reserve(b.events.size() + m.events.size());
-  for (auto& e : m.events) {
-    if (e.kv.mod_revision < w->next_revision) {
-      ++stats_.duplicates_dropped;
-      continue;
-    }
-    b.events.push_back(watch_event{e.is_delete ? event_type::del : event_type::put, std::move(e.kv),
-                                   std::move(e.prev_kv)});
-  }
-  if (b.events.empty()) return;
-  w->next_revision = b.events.back().kv.mod_revision + 1;
-  w->queued_events += b.events.size();
-  if (impl_.metrics) impl_.metrics->watch_events(b.events.size());
-  w->batches.push_back(std::move(b));
+  auto out = w->cursor.on_message(m);
+  stats_.fragments += out.fragment;
+  stats_.duplicates_dropped += out.duplicates;
+  if (!out.batch) return;
+  auto events = out.batch->events.size();
+  if (events && impl_.metrics) impl_.metrics->watch_events(events);
+  w->batches.push_back(std::move(*out.batch));
   w->wake();
-  if (w->queued_events > w->options.max_queued_events) {
-    // Back-pressure: stop the server side, keep what is queued, resume from next_revision once
-    // the consumer has caught up (consumed()).
+  if (out.pause) {
+    // Back-pressure: stop the server side, keep what is queued, resume from the next revision
+    // once the consumer has caught up (consumed()).
     drop_from_link(*w);  // late answers for this wire id are ignored
     w->phase = watch_phase::paused;
     impl_.log->debug("coordination: watch {} paused with {} events queued", w->id,
-                     w->queued_events);
+                     w->cursor.queued_events());
   }
 }
 

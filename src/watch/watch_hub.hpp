@@ -16,6 +16,7 @@
 #include "coordination/watch.hpp"
 #include "transport/connection.hpp"
 #include "transport/ws_connection.hpp"
+#include "watch/watch_mux.hpp"
 
 namespace coordination::detail {
 
@@ -26,18 +27,15 @@ struct watch_link;
 enum class watch_phase { placing, creating, active, paused, ended };
 
 struct watch_state {
-  explicit watch_state(boost::asio::any_io_executor ex)
-      : signal(ex, std::chrono::steady_clock::time_point::max()) {}
+  watch_state(boost::asio::any_io_executor ex, std::string key, std::string range_end,
+              const watch_options& o)
+      : cursor(std::move(key), std::move(range_end), o),
+        signal(ex, std::chrono::steady_clock::time_point::max()) {}
   std::shared_ptr<watch_hub> hub;
   std::int64_t id = 0;       // stable, for the user
   std::int64_t wire_id = 0;  // the etcd watch_id of the current creation
-  std::string key, range_end;
-  watch_options options;
-  std::int64_t next_revision = 0;  // first revision not queued yet; 0 = "now" (never created)
-  std::int64_t last_revision = 0;  // last revision handed to the consumer
+  watch_cursor cursor;       // revisions, dedup, fragments, back-pressure
   std::deque<watch_batch> batches;
-  std::vector<watch_event> fragments;  // a revision split by etcd, until its last part
-  std::size_t queued_events = 0;
   watch_phase phase = watch_phase::placing;
   std::error_code end_code;
   std::string end_message;
@@ -64,7 +62,7 @@ struct watch_link {
   std::unique_ptr<transport::ws_connection> ws;
   std::unique_ptr<transport::connection> post;
   std::map<std::int64_t, std::shared_ptr<watch_state>> watches;  // by wire id
-  std::deque<std::int64_t> pending_creates;  // wire ids in the order their creates were sent
+  create_queue creates;  // wire ids in the order their creates were sent
   std::deque<std::string> outbox;
   boost::asio::steady_timer outbox_signal;
   bool dead = false;
@@ -108,6 +106,8 @@ class watch_hub : public std::enable_shared_from_this<watch_hub> {
  private:
   void place(const std::shared_ptr<watch_state>& w);
   std::shared_ptr<watch_link> link_for(std::size_t endpoint_index);
+  std::vector<std::shared_ptr<watch_link>> links_on(std::size_t endpoint_index) const;
+  static std::vector<std::size_t> loads_of(const std::vector<std::shared_ptr<watch_link>>& ls);
   boost::asio::awaitable<void> run_link(std::shared_ptr<watch_link> link);
   boost::asio::awaitable<void> write_loop(std::shared_ptr<watch_link> link);
   boost::asio::awaitable<void> run_post_link(std::shared_ptr<watch_link> link, std::string body);

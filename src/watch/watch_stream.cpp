@@ -31,13 +31,13 @@ std::int64_t watch_stream::id() const {
   return state_ ? state_->id : 0;
 }
 std::int64_t watch_stream::last_revision() const {
-  return state_ ? state_->last_revision : 0;
+  return state_ ? state_->cursor.last_revision() : 0;
 }
 std::int64_t watch_stream::compact_revision() const {
   return state_ ? state_->compact_revision : 0;
 }
 std::size_t watch_stream::queued_events() const {
-  return state_ ? state_->queued_events : 0;
+  return state_ ? state_->cursor.queued_events() : 0;
 }
 
 asio::awaitable<watch_batch> watch_stream::next() {
@@ -47,12 +47,7 @@ asio::awaitable<watch_batch> watch_stream::next() {
     if (!s->batches.empty()) {
       auto b = std::move(s->batches.front());
       s->batches.pop_front();
-      s->queued_events -= b.events.size();
-      if (!b.events.empty())
-        s->last_revision = b.events.back().kv.mod_revision;
-      else
-        s->last_revision = std::max(s->last_revision, b.revision);
-      s->hub->consumed(s);
+      if (s->cursor.consumed(b)) s->hub->consumed(s);
       co_return b;
     }
     if (s->phase == detail::watch_phase::ended)
