@@ -37,10 +37,12 @@ client_impl::client_impl(asio::any_io_executor ex, client_config c)
       log(logger_for(config)),
       metrics(config.metrics ? std::make_unique<client_metrics>(config.metrics) : nullptr),
       tracer(config.tracer.get()),
-      transport(ex, config, log, metrics.get(), tracer) {}
+      transport(ex, config, log, metrics.get(), tracer),
+      tasks(ex, log) {}
 
 client_impl::~client_impl() {
   if (watches) watches->shutdown();
+  tasks.close();
 }
 
 watch_hub& client_impl::hub() {
@@ -100,6 +102,7 @@ std::vector<std::string> client::endpoints() const {
 void client::close() {
   if (impl_->watches) impl_->watches->shutdown();
   impl_->transport.close();
+  impl_->tasks.close();
 }
 
 asio::awaitable<watch_stream> client::watch(std::string key, watch_options options) {

@@ -4,7 +4,6 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <cstdio>
 #include <optional>
 
@@ -124,12 +123,19 @@ std::string hex(std::int64_t v) {
 // must be gone before the next coroutine of this process (same lease, same key) tries to create
 // it, or that one would inherit it. A failed delete is retried (0.2 s, doubling to 2 s) until it
 // succeeds or the session ends (its lease takes the key with it): a lock key left behind would
-// block every other waiter for as long as the session lives.
+// block every other waiter for as long as the session lives. The gate is passed on however this
+// ends (also when the client's close() cancels it, or it cannot start after that).
 void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, std::string key,
              std::int64_t token) {
-  asio::co_spawn(
-      s->impl->executor,
-      [s, gate, key, token]() -> asio::awaitable<void> {
+  struct pass_on {
+    std::shared_ptr<name_gate> gate;
+    ~pass_on() { leave_gate(gate.get()); }
+  };
+  auto started = s->impl->tasks.spawn(
+      "removing lock key " + key,
+      [](std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, std::string key,
+         std::int64_t token) -> asio::awaitable<void> {
+        pass_on on_exit{std::move(gate)};
         auto pause = std::chrono::milliseconds(200);
         for (int attempt = 1;; ++attempt) {
           std::string failure;
@@ -151,9 +157,8 @@ void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, 
           co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
           pause = std::min(pause * 2, std::chrono::milliseconds(2000));
         }
-        leave_gate(gate.get());
-      },
-      asio::detached);
+      }(s, gate, key, token));
+  if (!started) leave_gate(gate.get());
 }
 
 // Runs a key's create request to its end even when the caller cancels meanwhile (the caller's
@@ -223,13 +228,20 @@ struct prefix_deletions {
   }
 };
 
-asio::awaitable<void> pump_deletions(std::shared_ptr<prefix_deletions> pd) {
+asio::awaitable<void> pump_deletions(std::shared_ptr<prefix_deletions> pd,
+                                     std::shared_ptr<spdlog::logger> log, std::string prefix) {
   try {
     for (;;) {
       auto b = co_await pd->stream.next();
       for (auto& e : b.events) pd->complete(pd->index.deleted(e.kv.key, e.kv.mod_revision));
     }
-  } catch (const std::exception&) {
+  } catch (const coordination_error& e) {
+    if (e.code() != error::cancelled)
+      log->info("coordination: deletion stream of {} ended ({}); its waiters watch alone", prefix,
+                e.what());
+  } catch (const std::exception& e) {
+    log->info("coordination: deletion stream of {} ended ({}); its waiters watch alone", prefix,
+              e.what());
   }
   pd->complete(pd->index.fail());  // the waiters fall back to watches of their own
 }
@@ -258,7 +270,9 @@ asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& prefi
       pd->complete(pd->index.fail());
       std::rethrow_exception(failure);
     }
-    asio::co_spawn(impl.executor, pump_deletions(pd), asio::detached);
+    if (!impl.tasks.spawn("lock deletion stream of " + prefix,
+                          pump_deletions(pd, impl.log, prefix)))
+      pd->complete(pd->index.fail());
   }
   // The shared stream must cover (at, now] and still remember what it saw since `at`.
   if (!pd->index.covers(at)) co_return co_await await_deletion_alone(c, key, at);
@@ -670,9 +684,9 @@ lock_handle::~lock_handle() {
   }
   h->session->impl->log->info("coordination: lock {} dropped without release(); releasing it",
                               h->key);
-  asio::co_spawn(
-      h->session->impl->executor,
-      [h]() -> asio::awaitable<void> {
+  auto started = h->session->impl->tasks.spawn(
+      "releasing dropped lock " + h->key,
+      [](std::shared_ptr<detail::held_lock> h) -> asio::awaitable<void> {
         lock_handle again(h);
         try {
           co_await again.release();
@@ -680,8 +694,12 @@ lock_handle::~lock_handle() {
           h->session->impl->log->warn("coordination: releasing lock {} failed: {}", h->key,
                                       e.what());
         }
-      },
-      asio::detached);
+      }(h));
+  if (!started) {  // the client is closed: nothing can reach etcd, let local waiters go on
+    h->released = true;
+    h->end_hold();
+    detail::leave_gate(h->gate.get());
+  }
 }
 
 const std::string& lock_handle::name() const {
@@ -800,8 +818,8 @@ asio::awaitable<std::error_code> lock_handle::wait_lost() {
   if (!h) co_return make_error_code(error::cancelled);
   if (!h->watching && !h->lost && !h->released) {
     h->watching = true;
-    asio::co_spawn(h->session->impl->executor, detail::watch_own_key(h, h->watch_from),
-                   asio::detached);
+    h->session->impl->tasks.spawn("watching lock key " + h->key,
+                                  detail::watch_own_key(h, h->watch_from));
   }
   if (!h->lost && !h->released)
     co_await h->lost_signal.async_wait(asio::as_tuple(asio::use_awaitable));

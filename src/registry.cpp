@@ -3,9 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
@@ -353,7 +351,8 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
     slot.recovering = true;
     log().warn("coordination: registry lease ({} s TTL) lost; registering its instances again",
                ttl.count());
-    asio::co_spawn(executor, recover(shared_from_this(), ttl), asio::detached);
+    owner.impl().tasks.spawn("registering services again after a lease loss",
+                             recover(shared_from_this(), ttl));
   }
 
   static asio::awaitable<void> recover(std::shared_ptr<registry_state> self,
@@ -511,7 +510,9 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
       slot->name = name;
       slot->prefix = service_prefix(name);
       slot->metrics = owner.impl().metrics.get();
-      asio::co_spawn(executor, cache_loop(shared_from_this(), slot), asio::detached);
+      if (!owner.impl().tasks.spawn("discovery cache of service " + name,
+                                    cache_loop(shared_from_this(), slot)))
+        slot->stop();  // the client is closed
     }
     return slot;
   }
@@ -531,6 +532,12 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
 
   static asio::awaitable<void> cache_loop(std::shared_ptr<registry_state> self,
                                           std::shared_ptr<service_cache> c) {
+    struct stop_at_exit {  // (also when the client's close() cancels this loop: readers wake)
+      std::shared_ptr<service_cache> c;
+      ~stop_at_exit() {
+        if (!c->stopped) c->stop();
+      }
+    } guard{c};
     bool first = true;
     asio::steady_timer pause(self->executor);
     while (!self->closed && !c->stopped) {
@@ -761,8 +768,8 @@ asio::awaitable<service_info> service_registry::register_service(service_info in
         old->second->stop();
       self->registrations[key] = reg;
       if (self->options.enable_health_check)
-        asio::co_spawn(self->executor, detail::registry_state::check_loop(self, reg),
-                       asio::detached);
+        self->owner.impl().tasks.spawn("health check of " + key,
+                                       detail::registry_state::check_loop(self, reg));
       span.ok();
       co_return reg->info;
     } catch (...) {

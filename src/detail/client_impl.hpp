@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "client/task_group.hpp"
 #include "coordination/client_config.hpp"
 #include "detail/metrics.hpp"
 #include "transport/http_transport.hpp"
@@ -20,6 +21,7 @@ struct client_impl : std::enable_shared_from_this<client_impl> {
   std::unique_ptr<client_metrics> metrics;  // null without client_config::metrics
   coordination::tracer* tracer;             // config.tracer, or null
   transport::http_transport transport;
+  task_group tasks;  // every background coroutine of this client (close() cancels them)
   std::shared_ptr<watch_hub> watches;  // created on the first watch
   // Lock recipes: one long-lived deletion watch per lock prefix (see lock.cpp).
   std::map<std::string, std::shared_ptr<void>> prefix_watchers;

@@ -3,8 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -40,7 +38,8 @@ asio::awaitable<session> session::create(client& c, session_options options) {
     }
     detail::keepalive_settings ks{granted, options.renew_interval, c.config().request_timeout};
     auto state = std::make_shared<detail::session_state>(c, id, ks, sent);
-    asio::co_spawn(state->impl->executor, detail::session_state::keep_alive(state), asio::detached);
+    state->impl->tasks.spawn("keep-alive of a session lease",
+                             detail::session_state::keep_alive(state));
     co_return session(std::move(state));
   } catch (const boost::system::system_error& e) {
     detail::rethrow_as_library_error(e, "session::create");

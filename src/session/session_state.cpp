@@ -7,21 +7,24 @@ void session_state::close_in_background() {
   bool was_lost = is_lost;
   stop();
   if (was_lost) return;
-  asio::co_spawn(
-      impl->executor,
-      [self = shared_from_this()]() -> asio::awaitable<void> {
-        try {
-          co_await self->impl->transport.call("/v3/lease/revoke", encode_lease_id(self->lease),
-                                              transport::call_kind::idempotent);
-        } catch (const std::exception& e) {
-          self->impl->log->info("coordination: revoking lease {:x} failed: {}", self->lease,
-                                e.what());
-        }
-      },
-      asio::detached);
+  impl->tasks.spawn("revoking a dropped session's lease",
+                    [](std::shared_ptr<session_state> self) -> asio::awaitable<void> {
+                      try {
+                        co_await self->impl->transport.call("/v3/lease/revoke",
+                                                            encode_lease_id(self->lease),
+                                                            transport::call_kind::idempotent);
+                      } catch (const std::exception& e) {
+                        self->impl->log->info("coordination: revoking lease {:x} failed: {}",
+                                              self->lease, e.what());
+                      }
+                    }(shared_from_this()));
 }
 
 asio::awaitable<void> session_state::keep_alive(std::shared_ptr<session_state> self) {
+  struct stop_at_exit {  // (also when the client's close() cancels this loop: wait_lost() wakes)
+    session_state& s;
+    ~stop_at_exit() { s.stop(); }
+  } guard{*self};
   auto& schedule = self->schedule;
   while (!self->stopped && !self->is_lost) {
     self->renew_timer.expires_at(schedule.wake_at());

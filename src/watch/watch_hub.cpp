@@ -3,8 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -155,7 +153,7 @@ void watch_hub::flush_post_batch() {
   }
   links_.push_back(link);
   note_counts();
-  asio::co_spawn(impl_.executor, run_post_link(link, std::move(body)), asio::detached);
+  impl_.tasks.spawn("watch stream (POST)", run_post_link(link, std::move(body)));
 }
 
 asio::awaitable<void> watch_hub::run_post_link(std::shared_ptr<watch_link> link, std::string body) {
@@ -237,11 +235,11 @@ std::shared_ptr<watch_link> watch_hub::link_for(std::size_t endpoint_index) {
   link->ws = std::make_unique<transport::ws_connection>(
       impl_.executor, impl_.transport.endpoint_at(endpoint_index), impl_.transport.tls_context());
   links_.push_back(link);
-  asio::co_spawn(impl_.executor, run_link(link), asio::detached);
+  impl_.tasks.spawn("watch stream", run_link(link));
   if (!health_running_ && impl_.config.require_leader &&
       impl_.config.watch_health_interval.count() > 0) {
     health_running_ = true;
-    asio::co_spawn(impl_.executor, health_loop(), asio::detached);
+    impl_.tasks.spawn("watch streams' leader check", health_loop());
   }
   return link;
 }
@@ -268,7 +266,7 @@ asio::awaitable<void> watch_hub::run_link(std::shared_ptr<watch_link> link) {
       link_failed(link, "connect: " + ec.message());
       co_return;
     }
-    asio::co_spawn(impl_.executor, write_loop(link), asio::detached);
+    impl_.tasks.spawn("watch stream writer", write_loop(link));
     for (;;) {
       auto [rec, text] = co_await link->ws->read();
       if (link->dead) co_return;
@@ -330,7 +328,7 @@ void watch_hub::link_failed(const std::shared_ptr<watch_link>& link, const std::
   }
   link->watches.clear();
   if (!moving.empty())
-    asio::co_spawn(impl_.executor, place_later(std::move(moving)), asio::detached);
+    impl_.tasks.spawn("moving watches to another stream", place_later(std::move(moving)));
 }
 
 asio::awaitable<void> watch_hub::place_later(std::vector<std::shared_ptr<watch_state>> ws) {
