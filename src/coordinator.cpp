@@ -205,20 +205,22 @@ struct coordinator_state {
   client etcd;
   service_registry registry;
   coordination::config_center config_center;
-  std::optional<session> current;
-  std::optional<locker> locks;
+  // Shared with the handles current_session() and locks() give out: a replacement after a loss
+  // leaves those valid (on the lost session).
+  std::shared_ptr<session> current;
+  std::shared_ptr<locker> locks;
   bool creating_session = false;
   asio::steady_timer session_ready;
   std::vector<std::weak_ptr<held_lock>> handed_out;
   bool closed = false;
 
-  asio::awaitable<session*> ensure_session() {
+  asio::awaitable<std::shared_ptr<session>> ensure_session() {
     if (closed) throw coordination_error(error::cancelled, "the coordinator is closed");
     while (creating_session) {
       co_await session_ready.async_wait(asio::as_tuple(asio::use_awaitable));
       detail::check_cancelled(co_await asio::this_coro::cancellation_state, "coordinator session");
     }
-    if (current && !current->lost()) co_return &*current;
+    if (current && !current->lost()) co_return current;
     creating_session = true;
     std::exception_ptr failure;
     try {
@@ -226,18 +228,17 @@ struct coordinator_state {
       so.ttl = settings.locks.default_ttl;
       so.renew_interval = settings.locks.renew_interval;
       auto s = co_await session::create(etcd, so);
-      locks.reset();
-      current.emplace(std::move(s));
+      current = std::make_shared<session>(std::move(s));
       locker_options lo;
       lo.reentrant = settings.locks.reentrant;
-      locks.emplace(*current, lo);
+      locks = std::make_shared<locker>(*current, lo);
     } catch (...) {
       failure = std::current_exception();
     }
     creating_session = false;
     session_ready.cancel();
     if (failure) std::rethrow_exception(failure);
-    co_return &*current;
+    co_return current;
   }
 
   void track(const std::shared_ptr<held_lock>& h) {
@@ -264,7 +265,8 @@ asio::awaitable<lock_handle> coordinator::lock(std::string name, std::chrono::se
     auto key = lock_key(name);
     co_await s->ensure_session();
     if (ttl.count() == 0) ttl = s->settings.locks.default_ttl;
-    auto h = co_await s->locks->lock(std::move(key), ttl);
+    auto locks = s->locks;  // (kept alive: a replacement meanwhile must not destroy it)
+    auto h = co_await locks->lock(std::move(key), ttl);
     s->track(h.state());
     co_return h;
   } catch (const boost::system::system_error& e) {
@@ -277,7 +279,8 @@ asio::awaitable<lock_handle> coordinator::try_lock(std::string name) {
     auto s = state_;
     auto key = lock_key(name);
     co_await s->ensure_session();
-    auto h = co_await s->locks->try_lock(std::move(key));
+    auto locks = s->locks;
+    auto h = co_await locks->try_lock(std::move(key));
     s->track(h.state());
     co_return h;
   } catch (const boost::system::system_error& e) {
@@ -285,11 +288,11 @@ asio::awaitable<lock_handle> coordinator::try_lock(std::string name) {
   }
 }
 
-asio::awaitable<locker*> coordinator::locks() {
+asio::awaitable<std::shared_ptr<locker>> coordinator::locks() {
   try {
     auto s = state_;
     co_await s->ensure_session();
-    co_return &*s->locks;
+    co_return s->locks;
   } catch (const boost::system::system_error& e) {
     detail::rethrow_as_library_error(e, "coordinator::locks");
   }
@@ -299,7 +302,7 @@ asio::awaitable<leadership> coordinator::campaign(std::string election, std::str
   try {
     auto s = state_;
     if (election.empty()) bad("election name", "must not be empty");
-    auto* session = co_await s->ensure_session();
+    auto session = co_await s->ensure_session();
     elector e(*session);
     auto won = co_await e.campaign(s->settings.elections_prefix + election, std::move(value));
     s->track(won.handle().state());
@@ -340,7 +343,7 @@ std::shared_ptr<prometheus::Registry> coordinator::metrics() const {
   return state_->settings.etcd.metrics;
 }
 
-asio::awaitable<session*> coordinator::current_session() {
+asio::awaitable<std::shared_ptr<session>> coordinator::current_session() {
   try {
     return state_->ensure_session();
   } catch (const boost::system::system_error& e) {
@@ -379,6 +382,8 @@ asio::awaitable<void> coordinator::close() {
     if (s->current) co_await s->current->close();
     s->current.reset();
     s->etcd.close();
+    // 5. Its background work, cancelled by that close(): ended before this returns.
+    co_await s->etcd.impl().tasks.wait();
   } catch (const boost::system::system_error& e) {
     detail::rethrow_as_library_error(e, "coordinator::close");
   }

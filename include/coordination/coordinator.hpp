@@ -127,8 +127,9 @@ class coordinator {
   boost::asio::awaitable<lock_handle> lock(std::string name, std::chrono::seconds ttl = {});
   boost::asio::awaitable<lock_handle> try_lock(std::string name);
   // The coordinator's locker (read/write locks, semaphores), on its session; names are used as
-  // given (no prefix).
-  boost::asio::awaitable<locker*> locks();
+  // given (no prefix). Shared: it stays valid after the session is replaced (its locks then
+  // fail with session_expired; call locks() again for the new session's).
+  boost::asio::awaitable<std::shared_ptr<locker>> locks();
   boost::asio::awaitable<leadership> campaign(std::string election, std::string value);
   boost::asio::awaitable<std::optional<leader_info>> leader(std::string election);
   leader_observer observe(std::string election);
@@ -137,7 +138,8 @@ class coordinator {
   coordination::config_center& config_center();
   client& etcd();
   // The session the locks and elections use (created on first use, replaced after a loss).
-  boost::asio::awaitable<session*> current_session();
+  // Shared: a handle taken before a replacement stays valid (and lost()).
+  boost::asio::awaitable<std::shared_ptr<session>> current_session();
 
   // Status of the endpoint in use: throws unavailable when etcd does not answer.
   boost::asio::awaitable<status_result> ping();

@@ -91,7 +91,7 @@ BOOST_AUTO_TEST_CASE(run_returns_at_once_after_close_following_a_session_loss) {
     auto l = co_await coord.lock("a", 2s);
     auto own = co_await coord.lock("b", 3s);
     auto won = co_await coord.campaign("e", "me");
-    auto* session = co_await coord.current_session();  // (not replaced before close())
+    auto session = co_await coord.current_session();
     // Revoked by someone else: the sessions are lost (and would go on trying to revoke).
     client other(io.get_executor(), cfg.etcd);
     co_await other.lease_revoke(l.lease());

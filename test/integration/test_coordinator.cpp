@@ -43,7 +43,7 @@ BOOST_AUTO_TEST_CASE(facade_lock_registry_config_election_and_graceful_close) {
     BOOST_TEST(l.key().starts_with(cfg.locks.prefix + "orders/42/"));
     auto own_ttl = co_await coord.lock("reports", 7s);  // another TTL: a lease of its own
     BOOST_TEST(own_ttl.lease() != l.lease());
-    auto* s = co_await coord.current_session();
+    auto s = co_await coord.current_session();
     BOOST_TEST(l.lease() == s->lease());
 
     coordinator other(io.get_executor(), cfg);
@@ -77,6 +77,34 @@ BOOST_AUTO_TEST_CASE(facade_lock_registry_config_election_and_graceful_close) {
     co_await expect_failure(coord.lock("x"), error::cancelled);
     co_await coord.close();  // idempotent
     co_await other.close();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(session_and_locker_handles_stay_valid_across_a_session_replacement) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    auto cfg = scoped("replace");
+    coordinator coord(io.get_executor(), cfg);
+    auto first = co_await coord.current_session();
+    auto old_locks = co_await coord.locks();
+    client other(io.get_executor(), cfg.etcd);
+    co_await other.lease_revoke(first->lease());  // the session is lost
+    auto why = co_await with_timeout(first->wait_lost(), 10s);
+    BOOST_TEST((why == make_error_code(error::session_expired)));
+    auto l = co_await coord.lock("after");  // on a new session
+    auto second = co_await coord.current_session();
+    BOOST_TEST(second.get() != first.get());
+    BOOST_TEST(!second->lost());
+    BOOST_TEST(first->lost());  // the old handles are still there to ask
+    BOOST_TEST(first->lease() != second->lease());
+    BOOST_TEST(l.lease() == second->lease());
+    co_await expect_failure(old_locks->lock(cfg.locks.prefix + "x"), error::session_expired);
+    auto new_locks = co_await coord.locks();
+    BOOST_TEST(new_locks.get() != old_locks.get());
+    auto rw = co_await new_locks->read_lock(cfg.locks.prefix + "rw");
+    BOOST_TEST(rw.held());
+    co_await rw.release();
+    co_await coord.close();
+    other.close();
   });
 }
 
