@@ -28,7 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
-#include "detail/client_impl.hpp"
+#include "client/client_impl.hpp"
 
 namespace asio = boost::asio;
 using namespace coordination;

@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
+#include "client/client_impl.hpp"
 #include "coordination/client.hpp"
 #include "coordination/lock.hpp"
 #include "coordination/session.hpp"
-#include "detail/client_impl.hpp"
 #include "support/etcd_fixture.hpp"
 
 namespace asio = boost::asio;

@@ -8,9 +8,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
 
+#include "client/client_impl.hpp"
 #include "detail/cancelled.hpp"
-#include "detail/client_impl.hpp"
-#include "detail/codec.hpp"
+#include "protocol/codec.hpp"
 #include "session/session_state.hpp"
 
 namespace coordination {

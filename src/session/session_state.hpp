@@ -12,9 +12,9 @@
 #include <map>
 #include <memory>
 
+#include "client/client_impl.hpp"
 #include "coordination/session.hpp"
-#include "detail/client_impl.hpp"
-#include "detail/codec.hpp"
+#include "protocol/codec.hpp"
 #include "recipes/lock/wait_set.hpp"
 #include "session/keepalive.hpp"
 

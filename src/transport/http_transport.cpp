@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coordination/error.hpp"
-#include "detail/error_mapping.hpp"
+#include "protocol/error_mapping.hpp"
 
 namespace coordination::transport {
 

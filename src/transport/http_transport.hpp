@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "coordination/client_config.hpp"
-#include "detail/metrics.hpp"
-#include "detail/tracing.hpp"
+#include "observability/metrics.hpp"
+#include "observability/tracing.hpp"
 #include "transport/endpoint_health.hpp"
 #include "transport/pool.hpp"
 #include "transport/retry_policy.hpp"

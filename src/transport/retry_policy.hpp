@@ -16,7 +16,7 @@
 #include <system_error>
 
 #include "coordination/client_config.hpp"
-#include "detail/error_mapping.hpp"
+#include "protocol/error_mapping.hpp"
 
 namespace coordination::transport {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <system_error>
 
-#include "detail/json_stream.hpp"
+#include "protocol/json_stream.hpp"
 
 namespace coordination::transport {
 

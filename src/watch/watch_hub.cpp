@@ -6,10 +6,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "client/client_impl.hpp"
 #include "coordination/error.hpp"
-#include "detail/client_impl.hpp"
-#include "detail/codec.hpp"
-#include "detail/error_mapping.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/error_mapping.hpp"
 #include "transport/stream_reader.hpp"
 
 namespace coordination::detail {

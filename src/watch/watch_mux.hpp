@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "coordination/watch.hpp"
-#include "detail/codec.hpp"
+#include "protocol/codec.hpp"
 
 namespace coordination::detail {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "detail/base64.hpp"
+#include "protocol/base64.hpp"
 
 using namespace coordination::detail;
 

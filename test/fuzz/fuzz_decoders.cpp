@@ -6,8 +6,8 @@
 #include <string_view>
 
 #include "coordination/error.hpp"
-#include "detail/codec.hpp"
-#include "detail/error_mapping.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/error_mapping.hpp"
 
 using namespace coordination;
 

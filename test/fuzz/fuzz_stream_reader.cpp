@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "coordination/error.hpp"
-#include "detail/codec.hpp"
+#include "protocol/codec.hpp"
 #include "split_input.hpp"
 #include "transport/stream_reader.hpp"
 

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/lock.hpp"
 #include "coordination/observability.hpp"
@@ -27,7 +28,6 @@
 #include "coordination/session.hpp"
 #include "coordination/watch.hpp"
 #include "coordination/with_timeout.hpp"
-#include "detail/client_impl.hpp"
 #include "support/process.hpp"
 #include "tcp_proxy.hpp"
 

@@ -5,7 +5,7 @@
 #include "common.hpp"
 #include "coordination/config_center.hpp"
 #include "coordination/with_timeout.hpp"
-#include "detail/base64.hpp"
+#include "protocol/base64.hpp"
 #include "tcp_proxy.hpp"
 
 namespace asio = boost::asio;

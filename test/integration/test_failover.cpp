@@ -3,8 +3,8 @@
 
 #include <sys/socket.h>
 
+#include "client/client_impl.hpp"
 #include "common.hpp"
-#include "detail/client_impl.hpp"
 
 namespace asio = boost::asio;
 using namespace coordination;

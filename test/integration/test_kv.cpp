@@ -2,9 +2,9 @@
 
 #include <boost/asio/as_tuple.hpp>
 
+#include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/with_timeout.hpp"
-#include "detail/client_impl.hpp"
 
 namespace asio = boost::asio;
 using namespace coordination;

@@ -4,10 +4,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/lock.hpp"
 #include "coordination/with_timeout.hpp"
-#include "detail/client_impl.hpp"
 #include "support/process.hpp"
 #include "tcp_proxy.hpp"
 

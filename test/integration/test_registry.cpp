@@ -4,10 +4,10 @@
 #include <set>
 #include <thread>
 
+#include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/registry.hpp"
 #include "coordination/with_timeout.hpp"
-#include "detail/client_impl.hpp"
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;

@@ -11,8 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include "client/client_impl.hpp"
 #include "common.hpp"
-#include "detail/client_impl.hpp"
 #include "support/process.hpp"
 
 namespace asio = boost::asio;

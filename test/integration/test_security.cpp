@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/with_timeout.hpp"
-#include "detail/client_impl.hpp"
 #include "support/process.hpp"
 
 namespace asio = boost::asio;

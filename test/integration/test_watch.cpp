@@ -4,9 +4,9 @@
 #include <set>
 #include <thread>
 
+#include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/with_timeout.hpp"
-#include "detail/client_impl.hpp"
 
 namespace asio = boost::asio;
 using namespace coordination;

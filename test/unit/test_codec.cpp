@@ -2,9 +2,9 @@
 
 #include <nlohmann/json.hpp>
 #include "coordination/error.hpp"
-#include "detail/base64.hpp"
-#include "detail/codec.hpp"
-#include "detail/error_mapping.hpp"
+#include "protocol/base64.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/error_mapping.hpp"
 
 using namespace coordination;
 using namespace coordination::detail;

@@ -3,7 +3,7 @@
 #include "../support/http_chunk.hpp"
 #include "coordination/client_config.hpp"
 #include "coordination/error.hpp"
-#include "detail/json_stream.hpp"
+#include "protocol/json_stream.hpp"
 #include "transport/endpoint.hpp"
 #include "transport/stream_reader.hpp"
 

@@ -1,7 +1,7 @@
 #include "coordination/election.hpp"
 
 #include "detail/cancelled.hpp"
-#include "detail/lock_recipe.hpp"
+#include "recipes/lock/lock_recipe.hpp"
 
 namespace coordination {
 

@@ -1,4 +1,4 @@
-#include "detail/error_mapping.hpp"
+#include "protocol/error_mapping.hpp"
 
 #include <nlohmann/json.hpp>
 

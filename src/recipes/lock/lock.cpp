@@ -9,7 +9,7 @@
 
 #include "coordination/watch.hpp"
 #include "detail/cancelled.hpp"
-#include "detail/lock_recipe.hpp"
+#include "recipes/lock/lock_recipe.hpp"
 #include "session/session_state.hpp"
 
 namespace coordination {

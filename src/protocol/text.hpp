@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "coordination/error.hpp"
-#include "detail/base64.hpp"
+#include "protocol/base64.hpp"
 
 namespace coordination::detail {
 

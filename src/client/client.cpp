@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "detail/client_impl.hpp"
-#include "detail/codec.hpp"
+#include "client/client_impl.hpp"
+#include "protocol/codec.hpp"
 
 namespace coordination {
 

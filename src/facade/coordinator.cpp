@@ -8,8 +8,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 
+#include "client/client_impl.hpp"
 #include "detail/cancelled.hpp"
-#include "detail/client_impl.hpp"
 
 namespace coordination {
 

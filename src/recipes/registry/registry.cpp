@@ -11,11 +11,11 @@
 #include <random>
 #include <set>
 
+#include "client/client_impl.hpp"
 #include "coordination/session.hpp"
 #include "coordination/with_timeout.hpp"
 #include "detail/cancelled.hpp"
-#include "detail/client_impl.hpp"
-#include "detail/text.hpp"
+#include "protocol/text.hpp"
 #include "recipes/registry/balancer.hpp"
 
 namespace coordination {

@@ -1,4 +1,4 @@
-#include "detail/json_stream.hpp"
+#include "protocol/json_stream.hpp"
 
 #include "coordination/error.hpp"
 

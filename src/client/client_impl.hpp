@@ -7,7 +7,7 @@
 
 #include "client/task_group.hpp"
 #include "coordination/client_config.hpp"
-#include "detail/metrics.hpp"
+#include "observability/metrics.hpp"
 #include "transport/http_transport.hpp"
 #include "watch/watch_hub.hpp"
 

@@ -5,9 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "client/client_impl.hpp"
 #include "detail/cancelled.hpp"
-#include "detail/client_impl.hpp"
-#include "detail/text.hpp"
+#include "protocol/text.hpp"
 
 namespace coordination {
 

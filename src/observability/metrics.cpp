@@ -1,4 +1,4 @@
-#include "detail/metrics.hpp"
+#include "observability/metrics.hpp"
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>

@@ -1,4 +1,4 @@
-#include "detail/base64.hpp"
+#include "protocol/base64.hpp"
 
 #include <array>
 #include <cstdint>

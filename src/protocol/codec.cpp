@@ -1,11 +1,11 @@
-#include "detail/codec.hpp"
+#include "protocol/codec.hpp"
 
 #include <simdjson.h>
 #include <charconv>
 #include <optional>
 
 #include "coordination/error.hpp"
-#include "detail/base64.hpp"
+#include "protocol/base64.hpp"
 
 namespace coordination::detail {
 

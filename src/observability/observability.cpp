@@ -8,7 +8,7 @@
 #include <string>
 
 #include "coordination/error.hpp"
-#include "detail/tracing.hpp"
+#include "observability/tracing.hpp"
 
 namespace coordination {
 
