@@ -4,6 +4,9 @@
 #include <spdlog/logger.h>
 
 #include <map>
+#include <memory>
+#include <typeindex>
+#include <typeinfo>
 
 #include "client/task_group.hpp"
 #include "coordination/client_config.hpp"
@@ -23,11 +26,22 @@ struct client_impl : std::enable_shared_from_this<client_impl> {
   transport::http_transport transport;
   task_group tasks;  // every background coroutine of this client (close() cancels them)
   std::shared_ptr<watch_hub> watches;  // created on the first watch
-  // Lock recipes: one long-lived deletion watch per lock prefix (see lock.cpp).
-  std::map<std::string, std::shared_ptr<void>> prefix_watchers;
+
+  // State an upper layer keeps per client, one object per type T (made on first use, destroyed
+  // with the client). The client layer knows nothing of what they are (e.g. the lock recipes'
+  // shared deletion streams, recipes/lock/waiting.cpp).
+  template <class T>
+  T& extension() {
+    auto& slot = extensions_[std::type_index(typeid(T))];
+    if (!slot) slot = std::make_shared<T>();
+    return *std::static_pointer_cast<T>(slot);
+  }
 
   ~client_impl();
   watch_hub& hub();
+
+ private:
+  std::map<std::type_index, std::shared_ptr<void>> extensions_;
 };
 
 // Deletes `key`, a key only this caller creates (a lock key named after its own lease): resent

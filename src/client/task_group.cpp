@@ -4,6 +4,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <list>
@@ -73,8 +74,12 @@ bool task_group::spawn(std::string what, asio::awaitable<void> task) {
                    if (e && !is_cancellation(e) && s->log)
                      s->log->warn("coordination: background task '{}' failed: {}", it->what,
                                   describe(e));
-                   s->tasks.erase(it);
-                   if (s->tasks.empty()) s->idle.cancel();
+                   // The entry (and the signal whose slot co_spawn still holds) goes once
+                   // co_spawn has unwound.
+                   asio::post(s->ex, [s, it] {
+                     s->tasks.erase(it);
+                     if (s->tasks.empty()) s->idle.cancel();
+                   });
                  }));
   return true;
 }

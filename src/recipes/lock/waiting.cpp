@@ -45,6 +45,11 @@ struct prefix_deletions {
   }
 };
 
+// A client's shared deletion streams, by lock prefix (a client_impl extension).
+struct deletion_streams {
+  std::map<std::string, std::shared_ptr<prefix_deletions>> by_prefix;
+};
+
 asio::awaitable<void> pump_deletions(std::shared_ptr<prefix_deletions> pd,
                                      std::shared_ptr<spdlog::logger> log, std::string prefix) {
   try {
@@ -67,8 +72,8 @@ asio::awaitable<void> pump_deletions(std::shared_ptr<prefix_deletions> pd,
 asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& prefix,
                                              const std::string& key, std::int64_t at) {
   auto& impl = c.impl();
-  auto& slot = impl.prefix_watchers[prefix];
-  auto pd = std::static_pointer_cast<prefix_deletions>(slot);
+  auto& slot = impl.extension<deletion_streams>().by_prefix[prefix];
+  auto pd = slot;
   if (!pd || pd->index.failed()) {
     pd = std::make_shared<prefix_deletions>(at + 1);
     slot = pd;
@@ -117,9 +122,10 @@ asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& prefi
 // that stream cannot tell (absent, failed, not covering that span, or not that far yet).
 std::optional<bool> deleted_since(client& c, const std::string& prefix, const std::string& key,
                                   std::int64_t at, std::int64_t upto) {
-  auto it = c.impl().prefix_watchers.find(prefix);
-  if (it == c.impl().prefix_watchers.end()) return std::nullopt;
-  auto pd = std::static_pointer_cast<prefix_deletions>(it->second);
+  auto& streams = c.impl().extension<deletion_streams>().by_prefix;
+  auto it = streams.find(prefix);
+  if (it == streams.end()) return std::nullopt;
+  auto pd = it->second;
   if (!pd) return std::nullopt;
   return pd->index.deleted_since(key, at, upto);
 }
