@@ -17,7 +17,10 @@
 // timer wait of at most a second (its deadline watchdog); while an endpoint is suspect (it let
 // an attempt pass attempt_timeout unanswered) one prober coroutine tries it with backoff until
 // it answers; io_context::run() returns after those, or at once after close() or the client's
-// destruction. Watches and sessions keep work until they are closed.
+// destruction. Watches and sessions keep work until they are closed. close() also cancels every
+// background coroutine the library runs for this client (watch streams, keep-alives, lease
+// revocations, retried lock releases, discovery caches, health checks): run() returns within
+// milliseconds after it, also while a session is lost and its lease is being revoked.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
