@@ -26,7 +26,7 @@ watch_hub::~watch_hub() {
 }
 
 void watch_hub::note_counts() {
-  if (!impl_.metrics) return;
+  if (shut_down_ || !impl_.metrics) return;  // (after shutdown the client may be gone)
   std::int64_t watches = 0;
   for (auto& l : links_) watches += static_cast<std::int64_t>(l->watches.size());
   impl_.metrics->watch_counts(static_cast<std::int64_t>(links_.size()), watches);
@@ -54,6 +54,12 @@ void watch_hub::shutdown() {
     link->watches.clear();
     for (auto& [id, w] : watches) end(*w, make_error_code(error::cancelled), "client closed");
   }
+  // Also the watches on no link: waiting to be placed again (their re-placement task is
+  // cancelled with the client's tasks), paused by back-pressure, or being created over POST.
+  auto all = std::move(all_);
+  all_.clear();
+  for (auto& weak : all)
+    if (auto w = weak.lock()) end(*w, make_error_code(error::cancelled), "client closed");
 }
 
 asio::awaitable<watch_stream> watch_hub::watch(std::string key, std::string range_end,
@@ -64,6 +70,11 @@ asio::awaitable<watch_stream> watch_hub::watch(std::string key, std::string rang
       std::make_shared<watch_state>(impl_.executor, std::move(key), std::move(range_end), options);
   w->hub = self;
   w->id = next_id_++;
+  if (all_.size() >= 2 * live_watches_seen_ + 16) {  // prune the gone, amortised
+    std::erase_if(all_, [](auto& weak) { return weak.expired(); });
+    live_watches_seen_ = all_.size();
+  }
+  all_.push_back(w);
   place(w);
   const auto deadline = clock::now() + impl_.config.request_timeout;
   while (w->phase == watch_phase::placing || w->phase == watch_phase::creating) {

@@ -124,6 +124,8 @@ class watch_hub : public std::enable_shared_from_this<watch_hub> {
   client_impl& impl_;
   std::list<std::shared_ptr<watch_link>> links_;
   std::vector<std::shared_ptr<watch_state>> post_batch_;  // POST form: creates not sent yet
+  std::vector<std::weak_ptr<watch_state>> all_;           // every watch made, for shutdown()
+  std::size_t live_watches_seen_ = 0;                     // all_.size() after the last pruning
   bool flush_scheduled_ = false;
   bool health_running_ = false;
   std::int64_t next_id_ = 1;
