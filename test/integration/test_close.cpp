@@ -1,6 +1,7 @@
 // close() ends every background coroutine of a client: io_context::run() returns within
 // milliseconds after client::close() / coordinator::close() with locks, elections,
 // registrations, discovery caches and watches in use, also after a session loss.
+#include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/coordinator.hpp"
 #include "coordination/with_timeout.hpp"
@@ -122,6 +123,34 @@ BOOST_AUTO_TEST_CASE(run_returns_at_once_after_a_client_closes) {
     c.close();
   });
   BOOST_TEST_MESSAGE("run() returned " << ms(linger) << " ms after client::close()");
+  BOOST_TEST(ms(linger) < 250.0, "run() returned " << ms(linger) << " ms after close()");
+}
+
+// A watch whose stream broke (its member is dead) is waiting to be placed again, or being created
+// on a stream that fails, when the client closes: its next() ends with cancelled, "client closed",
+// at once (the re-placement task is cancelled with the others; nothing else would end it).
+BOOST_AUTO_TEST_CASE(a_watch_between_streams_ends_when_the_client_closes) {
+  if (using_external_cluster()) return;
+  etcd_cluster cluster(1);
+  auto linger = linger_after([&](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(cluster.client_urls()));
+    auto w = co_await c.watch_prefix("/close-between/");
+    cluster.kill(0);
+    co_await eventually([&] { return c.impl().hub().stats().link_failures >= 2; }, 10s,
+                        "the watch stream broke and its re-creation failed", 5ms);
+    c.close();
+    auto t0 = steady::now();
+    std::string how;
+    try {
+      co_await with_timeout(w.next(), 5s);
+      how = "a batch";
+    } catch (const coordination_error& e) {
+      how = e.what();
+      BOOST_TEST((e.code() == make_error_code(error::cancelled)), e.what());
+    }
+    BOOST_TEST(how.find("client closed") != std::string::npos, how);
+    BOOST_TEST(ms(steady::now() - t0) < 250.0);
+  });
   BOOST_TEST(ms(linger) < 250.0, "run() returned " << ms(linger) << " ms after close()");
 }
 
