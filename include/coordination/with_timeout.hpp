@@ -19,6 +19,15 @@
 
 namespace coordination {
 
+namespace detail {
+// The caller's cancellation, also cancelling `op` and the timer, is reported as the library
+// reports it (not as "deadline passed", nor as Asio's operation_aborted from `op`).
+inline void throw_if_caller_cancelled(const boost::asio::cancellation_state& state) {
+  if (state.cancelled() != boost::asio::cancellation_type::none)
+    throw coordination_error(error::cancelled, "with_timeout: cancelled");
+}
+}  // namespace detail
+
 template <class T>
 boost::asio::awaitable<T> with_timeout(boost::asio::awaitable<T> op,
                                        std::chrono::steady_clock::duration d) {
@@ -32,6 +41,7 @@ boost::asio::awaitable<T> with_timeout(boost::asio::awaitable<T> op,
         co_await group.async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
     (void)timer_ec;
     if (!failure) co_return;  // (done, even if the deadline passed while its end was queued)
+    detail::throw_if_caller_cancelled(co_await asio::this_coro::cancellation_state);
     if (order[0] == 1) throw coordination_error(error::timeout, "deadline passed");
     std::rethrow_exception(failure);
   } else {
@@ -39,6 +49,7 @@ boost::asio::awaitable<T> with_timeout(boost::asio::awaitable<T> op,
         co_await group.async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
     (void)timer_ec;
     if (!failure) co_return std::move(value);  // (even if the deadline passed meanwhile)
+    detail::throw_if_caller_cancelled(co_await asio::this_coro::cancellation_state);
     if (order[0] == 1) throw coordination_error(error::timeout, "deadline passed");
     std::rethrow_exception(failure);
   }

@@ -217,8 +217,7 @@ struct coordinator_state {
   asio::awaitable<std::shared_ptr<session>> ensure_session() {
     if (closed) throw coordination_error(error::cancelled, "the coordinator is closed");
     while (creating_session) {
-      co_await session_ready.async_wait(asio::as_tuple(asio::use_awaitable));
-      detail::check_cancelled(co_await asio::this_coro::cancellation_state, "coordinator session");
+      co_await detail::wait_signal(session_ready, "coordinator session");
     }
     if (current && !current->lost()) co_return current;
     creating_session = true;
@@ -260,65 +259,45 @@ std::string coordinator::lock_key(const std::string& name) const {
 }
 
 asio::awaitable<lock_handle> coordinator::lock(std::string name, std::chrono::seconds ttl) {
-  try {
-    auto s = state_;
-    auto key = lock_key(name);
-    co_await s->ensure_session();
-    if (ttl.count() == 0) ttl = s->settings.locks.default_ttl;
-    auto locks = s->locks;  // (kept alive: a replacement meanwhile must not destroy it)
-    auto h = co_await locks->lock(std::move(key), ttl);
-    s->track(h.state());
-    co_return h;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "coordinator::lock");
-  }
+  auto s = state_;
+  auto key = lock_key(name);
+  co_await s->ensure_session();
+  if (ttl.count() == 0) ttl = s->settings.locks.default_ttl;
+  auto locks = s->locks;  // (kept alive: a replacement meanwhile must not destroy it)
+  auto h = co_await locks->lock(std::move(key), ttl);
+  s->track(h.state());
+  co_return h;
 }
 
 asio::awaitable<lock_handle> coordinator::try_lock(std::string name) {
-  try {
-    auto s = state_;
-    auto key = lock_key(name);
-    co_await s->ensure_session();
-    auto locks = s->locks;
-    auto h = co_await locks->try_lock(std::move(key));
-    s->track(h.state());
-    co_return h;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "coordinator::try_lock");
-  }
+  auto s = state_;
+  auto key = lock_key(name);
+  co_await s->ensure_session();
+  auto locks = s->locks;
+  auto h = co_await locks->try_lock(std::move(key));
+  s->track(h.state());
+  co_return h;
 }
 
 asio::awaitable<std::shared_ptr<locker>> coordinator::locks() {
-  try {
-    auto s = state_;
-    co_await s->ensure_session();
-    co_return s->locks;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "coordinator::locks");
-  }
+  auto s = state_;
+  co_await s->ensure_session();
+  co_return s->locks;
 }
 
 asio::awaitable<leadership> coordinator::campaign(std::string election, std::string value) {
-  try {
-    auto s = state_;
-    if (election.empty()) bad("election name", "must not be empty");
-    auto session = co_await s->ensure_session();
-    elector e(*session);
-    auto won = co_await e.campaign(s->settings.elections_prefix + election, std::move(value));
-    s->track(won.handle().state());
-    co_return won;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "coordinator::campaign");
-  }
+  auto s = state_;
+  if (election.empty()) bad("election name", "must not be empty");
+  auto session = co_await s->ensure_session();
+  elector e(*session);
+  auto won = co_await e.campaign(s->settings.elections_prefix + election, std::move(value));
+  s->track(won.handle().state());
+  co_return won;
 }
 
 asio::awaitable<std::optional<leader_info>> coordinator::leader(std::string election) {
-  try {
-    if (election.empty()) bad("election name", "must not be empty");
-    return current_leader(state_->etcd, state_->settings.elections_prefix + election);
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "coordinator::leader");
-  }
+  if (election.empty()) bad("election name", "must not be empty");
+  return current_leader(state_->etcd, state_->settings.elections_prefix + election);
 }
 
 leader_observer coordinator::observe(std::string election) {
@@ -344,49 +323,38 @@ std::shared_ptr<prometheus::Registry> coordinator::metrics() const {
 }
 
 asio::awaitable<std::shared_ptr<session>> coordinator::current_session() {
-  try {
-    return state_->ensure_session();
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "coordinator::current_session");
-  }
+  return state_->ensure_session();
 }
 
 asio::awaitable<status_result> coordinator::ping() {
-  try {
-    return state_->etcd.status();
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "coordinator::ping");
-  }
+  return state_->etcd.status();
 }
 
 asio::awaitable<void> coordinator::close() {
-  try {
-    auto s = state_;
-    if (s->closed) co_return;
-    s->closed = true;
-    // 1. The locks (and leaderships) it handed out.
-    for (auto& w : s->handed_out) {
-      if (auto h = w.lock()) {
-        lock_handle again(h);
-        try {
-          co_await again.release();
-        } catch (const std::exception& e) {
-          s->etcd.impl().log->info("coordination: releasing a lock on close failed: {}", e.what());
-        }
+  auto s = state_;
+  if (s->closed) co_return;
+  s->closed = true;
+  // 1. The locks (and leaderships) it handed out.
+  for (auto& w : s->handed_out) {
+    if (auto h = w.lock()) {
+      lock_handle again(h);
+      try {
+        co_await again.release();
+      } catch (const std::exception& e) {
+        detail::rethrow_if_cancelled(e);
+        s->etcd.impl().log->info("coordination: releasing a lock on close failed: {}", e.what());
       }
     }
-    s->handed_out.clear();
-    // 2. Its services; 3. its leases; 4. its connections.
-    co_await s->registry.close();
-    s->locks.reset();
-    if (s->current) co_await s->current->close();
-    s->current.reset();
-    s->etcd.close();
-    // 5. Its background work, cancelled by that close(): ended before this returns.
-    co_await s->etcd.impl().tasks.wait();
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "coordinator::close");
   }
+  s->handed_out.clear();
+  // 2. Its services; 3. its leases; 4. its connections.
+  co_await s->registry.close();
+  s->locks.reset();
+  if (s->current) co_await s->current->close();
+  s->current.reset();
+  s->etcd.close();
+  // 5. Its background work, cancelled by that close(): ended before this returns.
+  co_await s->etcd.impl().tasks.wait();
 }
 
 coordinator_module coordinator::module(std::string name) {

@@ -9,7 +9,6 @@
 #include <map>
 
 #include "client/client_impl.hpp"
-#include "detail/cancelled.hpp"
 #include "protocol/codec.hpp"
 #include "session/session_state.hpp"
 
@@ -20,30 +19,26 @@ using clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 asio::awaitable<session> session::create(client& c, session_options options) {
-  try {
-    if (options.ttl.count() <= 0)
-      throw coordination_error(error::invalid_argument, "ttl: must be positive");
-    if (options.renew_interval.count() < 0)
-      throw coordination_error(error::invalid_argument, "renew_interval: must not be negative");
-    std::int64_t id = options.lease_id;
-    std::chrono::seconds granted = options.ttl;
-    auto sent = clock::now();  // etcd's TTL starts no earlier
-    if (id == 0) {
-      auto g = co_await c.lease_grant(options.ttl.count());
-      id = g.id;
-      granted = std::chrono::seconds(g.ttl);
-    } else {
-      auto k = co_await c.lease_keep_alive_once(id);
-      granted = std::chrono::seconds(k.ttl);
-    }
-    detail::keepalive_settings ks{granted, options.renew_interval, c.config().request_timeout};
-    auto state = std::make_shared<detail::session_state>(c, id, ks, sent);
-    state->impl->tasks.spawn("keep-alive of a session lease",
-                             detail::session_state::keep_alive(state));
-    co_return session(std::move(state));
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "session::create");
+  if (options.ttl.count() <= 0)
+    throw coordination_error(error::invalid_argument, "ttl: must be positive");
+  if (options.renew_interval.count() < 0)
+    throw coordination_error(error::invalid_argument, "renew_interval: must not be negative");
+  std::int64_t id = options.lease_id;
+  std::chrono::seconds granted = options.ttl;
+  auto sent = clock::now();  // etcd's TTL starts no earlier
+  if (id == 0) {
+    auto g = co_await c.lease_grant(options.ttl.count());
+    id = g.id;
+    granted = std::chrono::seconds(g.ttl);
+  } else {
+    auto k = co_await c.lease_keep_alive_once(id);
+    granted = std::chrono::seconds(k.ttl);
   }
+  detail::keepalive_settings ks{granted, options.renew_interval, c.config().request_timeout};
+  auto state = std::make_shared<detail::session_state>(c, id, ks, sent);
+  state->impl->tasks.spawn("keep-alive of a session lease",
+                           detail::session_state::keep_alive(state));
+  co_return session(std::move(state));
 }
 
 session::session(std::shared_ptr<detail::session_state> s) : state_(std::move(s)) {}

@@ -7,6 +7,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <nlohmann/json.hpp>
@@ -334,8 +335,19 @@ asio::awaitable<std::string> http_transport::run(std::optional<std::size_t> fixe
     failure = aborted ? make_error_code(error::cancelled) : std::error_code(e.code());
     span.fail(failure, e.what());
     if (metrics_) metrics_->call_done(path, clock::now() - started, failure);
-    if (aborted) throw coordination_error(error::cancelled, std::string(path));
+    if (aborted) throw coordination_error(error::cancelled, std::string(path) + ": cancelled");
     throw;
+  }
+  // The answer came, but the caller cancelled meanwhile: the call reports the cancellation, so
+  // that the caller's frames never resume with the cancellation pending (detail/cancelled.hpp).
+  // (A write may have been applied, as for any cancelled write.)
+  const bool cancelled =
+      (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+  if (cancelled) {
+    span.fail(make_error_code(error::cancelled), "cancelled after the answer");
+    if (metrics_)
+      metrics_->call_done(path, clock::now() - started, make_error_code(error::cancelled));
+    throw coordination_error(error::cancelled, std::string(path) + ": cancelled");
   }
   span.ok();
   if (metrics_) metrics_->call_done(path, clock::now() - started, failure);

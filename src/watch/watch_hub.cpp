@@ -8,6 +8,7 @@
 
 #include "client/client_impl.hpp"
 #include "coordination/error.hpp"
+#include "detail/cancelled.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/error_mapping.hpp"
 #include "transport/stream_reader.hpp"
@@ -80,7 +81,12 @@ asio::awaitable<watch_stream> watch_hub::watch(std::string key, std::string rang
   while (w->phase == watch_phase::placing || w->phase == watch_phase::creating) {
     w->woken = false;
     w->signal.expires_at(deadline);
-    co_await w->signal.async_wait(use_tuple);
+    try {
+      co_await detail::wait_signal(w->signal, "watch");
+    } catch (const coordination_error&) {
+      cancel(*w);
+      throw;
+    }
     if (!w->woken) {
       bool late = clock::now() >= deadline;
       cancel(*w);

@@ -3,6 +3,7 @@
 
 #include "coordination/error.hpp"
 #include "coordination/watch.hpp"
+#include "detail/cancelled.hpp"
 #include "watch/watch_hub.hpp"
 
 namespace coordination {
@@ -54,7 +55,7 @@ asio::awaitable<watch_batch> watch_stream::next() {
       throw coordination_error(s->end_code, s->end_message);
     s->woken = false;
     s->signal.expires_at(std::chrono::steady_clock::time_point::max());
-    co_await s->signal.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await detail::wait_signal(s->signal, "watch_stream::next");
     if (!s->woken) throw coordination_error(error::cancelled, "watch_stream::next cancelled");
   }
 }

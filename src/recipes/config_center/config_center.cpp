@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include "client/client_impl.hpp"
-#include "detail/cancelled.hpp"
 #include "protocol/text.hpp"
 
 namespace coordination {
@@ -107,32 +106,28 @@ config_watch::config_watch(watch_stream stream, std::size_t strip)
     : stream_(std::move(stream)), strip_(strip) {}
 
 asio::awaitable<config_change> config_watch::next() {
-  try {
-    while (pending_.empty()) {
-      auto batch = co_await stream_.next();
-      auto now = std::chrono::system_clock::now();
-      for (auto& e : batch.events) {
-        config_change c;
-        c.key = e.kv.key.size() >= strip_ ? e.kv.key.substr(strip_) : e.kv.key;
-        c.revision = e.kv.mod_revision;
-        c.timestamp = now;
-        if (e.prev_kv) c.old_value = e.prev_kv->value;
-        if (e.type == event_type::del) {
-          c.type = config_change_type::del;
-        } else {
-          c.type = e.kv.version == 1 ? config_change_type::create : config_change_type::update;
-          c.new_value = e.kv.value;
-          c.version = e.kv.version;
-        }
-        pending_.push_back(std::move(c));
+  while (pending_.empty()) {
+    auto batch = co_await stream_.next();
+    auto now = std::chrono::system_clock::now();
+    for (auto& e : batch.events) {
+      config_change c;
+      c.key = e.kv.key.size() >= strip_ ? e.kv.key.substr(strip_) : e.kv.key;
+      c.revision = e.kv.mod_revision;
+      c.timestamp = now;
+      if (e.prev_kv) c.old_value = e.prev_kv->value;
+      if (e.type == event_type::del) {
+        c.type = config_change_type::del;
+      } else {
+        c.type = e.kv.version == 1 ? config_change_type::create : config_change_type::update;
+        c.new_value = e.kv.value;
+        c.version = e.kv.version;
       }
+      pending_.push_back(std::move(c));
     }
-    auto c = std::move(pending_.front());
-    pending_.pop_front();
-    co_return c;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "config_watch::next");
   }
+  auto c = std::move(pending_.front());
+  pending_.pop_front();
+  co_return c;
 }
 
 config_center::config_center(client& c, config_center_options options)
@@ -198,259 +193,219 @@ config_value to_value(const std::string& key, const key_value& kv, const json& m
 }  // namespace
 
 asio::awaitable<std::optional<config_value>> config_center::find(std::string key) {
-  try {
-    detail::check_key(key, "config key");
-    auto s = co_await read_snapshot(client_, options_, key, false);
-    if (!s.value) co_return std::nullopt;
-    co_return to_value(key, *s.value, s.meta);
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "config_center::find");
-  }
+  detail::check_key(key, "config key");
+  auto s = co_await read_snapshot(client_, options_, key, false);
+  if (!s.value) co_return std::nullopt;
+  co_return to_value(key, *s.value, s.meta);
 }
 
 asio::awaitable<config_value> config_center::get(std::string key) {
-  try {
-    auto v = co_await find(key);
-    if (!v) throw coordination_error(error::not_found, "config " + key + ": no value");
-    co_return std::move(*v);
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "config_center::get");
-  }
+  auto v = co_await find(key);
+  if (!v) throw coordination_error(error::not_found, "config " + key + ": no value");
+  co_return std::move(*v);
 }
 
 asio::awaitable<std::int64_t> config_center::version(std::string key) {
-  try {
-    detail::check_key(key, "config key");
-    range_options o;
-    o.keys_only = true;
-    auto r = co_await client_.range(value_key(key), o);
-    co_return r.kvs.empty() ? 0 : r.kvs.front().version;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "config_center::version");
-  }
+  detail::check_key(key, "config key");
+  range_options o;
+  o.keys_only = true;
+  auto r = co_await client_.range(value_key(key), o);
+  co_return r.kvs.empty() ? 0 : r.kvs.front().version;
 }
 
 asio::awaitable<config_value> config_center::set(std::string key, std::string value,
                                                  std::int64_t expected_version) {
-  try {
-    config_set_options o;
-    o.expected_version = expected_version;
-    co_return co_await set(std::move(key), std::move(value), std::move(o));
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "config_center::set");
-  }
+  config_set_options o;
+  o.expected_version = expected_version;
+  co_return co_await set(std::move(key), std::move(value), std::move(o));
 }
 
 asio::awaitable<config_value> config_center::set(std::string key, std::string value,
                                                  config_set_options options) {
+  detail::check_key(key, "config key");
+  if (options.expected_version && *options.expected_version < 0)
+    throw coordination_error(error::invalid_argument, "expected_version: must not be negative");
+  if (options_.validation && options_.validator) {
+    if (auto why = options_.validator(key, value))
+      throw coordination_error(error::invalid_argument, "config " + key + ": " + *why);
+  }
+  json new_metadata;
+  if (options.metadata) {
+    new_metadata = json::object();
+    for (auto& [k, v] : *options.metadata) new_metadata[k] = v;
+    detail::dump_json(new_metadata, "metadata");
+  }
+  detail::span_scope span(client_.impl().tracer, "config.set");
+  span.attr("key", key);
   try {
-    detail::check_key(key, "config key");
-    if (options.expected_version && *options.expected_version < 0)
-      throw coordination_error(error::invalid_argument, "expected_version: must not be negative");
-    if (options_.validation && options_.validator) {
-      if (auto why = options_.validator(key, value))
-        throw coordination_error(error::invalid_argument, "config " + key + ": " + *why);
-    }
-    json new_metadata;
-    if (options.metadata) {
-      new_metadata = json::object();
-      for (auto& [k, v] : *options.metadata) new_metadata[k] = v;
-      detail::dump_json(new_metadata, "metadata");
-    }
-    detail::span_scope span(client_.impl().tracer, "config.set");
-    span.attr("key", key);
-    try {
-      // Names this write in the metadata, so that a write whose answer was lost (or that a
-      // resend found applied: the txn below is a compare-and-set, applied at most once) is
-      // recognised as ours instead of coming back as a conflict.
-      const std::string write_id = new_write_id();
-      bool sent = false;
-      for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
-        auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
-        if (sent && s.value && s.meta.is_object() &&
-            s.meta.value("write_id", std::string()) == write_id) {
-          config_value v;
-          v.key = key;
-          v.value = s.value->value;
-          v.version = s.value->version;
-          v.revision = s.value->mod_revision;
-          fill_meta(v, s.meta);
-          span.attr("version", std::to_string(v.version));
-          span.ok();
-          co_return v;
-        }
-        std::int64_t current = s.value ? s.value->version : 0;
-        if (options.expected_version && *options.expected_version != current)
-          throw coordination_error(error::conflict, "config " + key + ": expected version " +
-                                                        std::to_string(*options.expected_version) +
-                                                        ", found " + std::to_string(current));
-        auto now = std::chrono::system_clock::now();
-        json meta = s.value ? s.meta : json::object();
-        if (!s.value || !meta.contains("created")) meta["created"] = to_unix_ms(now);
-        meta["updated"] = to_unix_ms(now);
-        if (options.metadata) meta["metadata"] = new_metadata;
-        if (!meta.contains("metadata")) meta["metadata"] = json::object();
-        meta["write_id"] = write_id;
-
-        txn_request t;
-        t.idempotent = true;  // (a compare-and-set on the value's mod revision)
-        if (s.value)
-          t.compares.push_back(
-              compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
-        else
-          t.compares.push_back(compare::version(value_key(key), compare_result::equal, 0));
-        t.success.push_back(put_op{value_key(key), value, put_options{}});
-        t.success.push_back(
-            put_op{options_.meta_prefix + key, detail::dump_json(meta, "metadata"), put_options{}});
-        if (options_.versioning) {
-          t.success.push_back(
-              history_put(options_, key, history_entry(current + 1, value, now), s.history));
-        }
-        sent = true;
-        auto r = co_await client_.txn(std::move(t));
-        if (r.succeeded) {
-          config_value v;
-          v.key = key;
-          v.value = std::move(value);
-          v.version = current + 1;
-          v.revision = r.header.revision;
-          fill_meta(v, meta);
-          span.attr("version", std::to_string(v.version));
-          span.ok();
-          co_return v;
-        }
+    // Names this write in the metadata, so that a write whose answer was lost (or that a
+    // resend found applied: the txn below is a compare-and-set, applied at most once) is
+    // recognised as ours instead of coming back as a conflict.
+    const std::string write_id = new_write_id();
+    bool sent = false;
+    for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
+      auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
+      if (sent && s.value && s.meta.is_object() &&
+          s.meta.value("write_id", std::string()) == write_id) {
+        config_value v;
+        v.key = key;
+        v.value = s.value->value;
+        v.version = s.value->version;
+        v.revision = s.value->mod_revision;
+        fill_meta(v, s.meta);
+        span.attr("version", std::to_string(v.version));
+        span.ok();
+        co_return v;
       }
-      throw coordination_error(error::conflict, "config " + key + ": changed by others " +
-                                                    std::to_string(max_write_attempts) +
-                                                    " times in a row while setting it");
-    } catch (...) {
-      span.fail(std::current_exception());
-      throw;
+      std::int64_t current = s.value ? s.value->version : 0;
+      if (options.expected_version && *options.expected_version != current)
+        throw coordination_error(error::conflict, "config " + key + ": expected version " +
+                                                      std::to_string(*options.expected_version) +
+                                                      ", found " + std::to_string(current));
+      auto now = std::chrono::system_clock::now();
+      json meta = s.value ? s.meta : json::object();
+      if (!s.value || !meta.contains("created")) meta["created"] = to_unix_ms(now);
+      meta["updated"] = to_unix_ms(now);
+      if (options.metadata) meta["metadata"] = new_metadata;
+      if (!meta.contains("metadata")) meta["metadata"] = json::object();
+      meta["write_id"] = write_id;
+
+      txn_request t;
+      t.idempotent = true;  // (a compare-and-set on the value's mod revision)
+      if (s.value)
+        t.compares.push_back(
+            compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
+      else
+        t.compares.push_back(compare::version(value_key(key), compare_result::equal, 0));
+      t.success.push_back(put_op{value_key(key), value, put_options{}});
+      t.success.push_back(
+          put_op{options_.meta_prefix + key, detail::dump_json(meta, "metadata"), put_options{}});
+      if (options_.versioning) {
+        t.success.push_back(
+            history_put(options_, key, history_entry(current + 1, value, now), s.history));
+      }
+      sent = true;
+      auto r = co_await client_.txn(std::move(t));
+      if (r.succeeded) {
+        config_value v;
+        v.key = key;
+        v.value = std::move(value);
+        v.version = current + 1;
+        v.revision = r.header.revision;
+        fill_meta(v, meta);
+        span.attr("version", std::to_string(v.version));
+        span.ok();
+        co_return v;
+      }
     }
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "config_center::set");
+    throw coordination_error(error::conflict, "config " + key + ": changed by others " +
+                                                  std::to_string(max_write_attempts) +
+                                                  " times in a row while setting it");
+  } catch (...) {
+    span.fail(std::current_exception());
+    throw;
   }
 }
 
 asio::awaitable<void> config_center::remove(std::string key,
                                             std::optional<std::int64_t> expected_version) {
+  detail::check_key(key, "config key");
+  detail::span_scope span(client_.impl().tracer, "config.remove");
+  span.attr("key", key);
   try {
-    detail::check_key(key, "config key");
-    detail::span_scope span(client_.impl().tracer, "config.remove");
-    span.attr("key", key);
-    try {
-      bool sent = false;
-      for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
-        auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
-        if (!s.value && sent) {  // gone after our compare-and-delete: ours applied (or a
-          span.ok();             // concurrent remove's; either way it is removed)
-          co_return;
-        }
-        if (!s.value) throw coordination_error(error::not_found, "config " + key + ": no value");
-        if (expected_version && *expected_version != s.value->version)
-          throw coordination_error(error::conflict, "config " + key + ": expected version " +
-                                                        std::to_string(*expected_version) +
-                                                        ", found " +
-                                                        std::to_string(s.value->version));
-        txn_request t;
-        t.compares.push_back(
-            compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
-        t.idempotent = true;  // (a compare-and-delete on the value's mod revision)
-        t.success.push_back(delete_op{value_key(key), delete_options()});
-        t.success.push_back(delete_op{options_.meta_prefix + key, delete_options()});
-        if (options_.versioning) {
-          json marker{{"version", 0},
-                      {"deleted", true},
-                      {"time", to_unix_ms(std::chrono::system_clock::now())}};
-          t.success.push_back(history_put(options_, key, std::move(marker), s.history));
-        }
-        sent = true;
-        auto r = co_await client_.txn(std::move(t));
-        if (r.succeeded) {
-          span.ok();
-          co_return;
-        }
+    bool sent = false;
+    for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
+      auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
+      if (!s.value && sent) {  // gone after our compare-and-delete: ours applied (or a
+        span.ok();             // concurrent remove's; either way it is removed)
+        co_return;
       }
-      throw coordination_error(error::conflict, "config " + key + ": changed by others " +
-                                                    std::to_string(max_write_attempts) +
-                                                    " times in a row while removing it");
-    } catch (...) {
-      span.fail(std::current_exception());
-      throw;
+      if (!s.value) throw coordination_error(error::not_found, "config " + key + ": no value");
+      if (expected_version && *expected_version != s.value->version)
+        throw coordination_error(error::conflict, "config " + key + ": expected version " +
+                                                      std::to_string(*expected_version) +
+                                                      ", found " +
+                                                      std::to_string(s.value->version));
+      txn_request t;
+      t.compares.push_back(
+          compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
+      t.idempotent = true;  // (a compare-and-delete on the value's mod revision)
+      t.success.push_back(delete_op{value_key(key), delete_options()});
+      t.success.push_back(delete_op{options_.meta_prefix + key, delete_options()});
+      if (options_.versioning) {
+        json marker{{"version", 0},
+                    {"deleted", true},
+                    {"time", to_unix_ms(std::chrono::system_clock::now())}};
+        t.success.push_back(history_put(options_, key, std::move(marker), s.history));
+      }
+      sent = true;
+      auto r = co_await client_.txn(std::move(t));
+      if (r.succeeded) {
+        span.ok();
+        co_return;
+      }
     }
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "config_center::remove");
+    throw coordination_error(error::conflict, "config " + key + ": changed by others " +
+                                                  std::to_string(max_write_attempts) +
+                                                  " times in a row while removing it");
+  } catch (...) {
+    span.fail(std::current_exception());
+    throw;
   }
 }
 
 asio::awaitable<std::vector<config_value>> config_center::list(std::string prefix) {
-  try {
-    txn_request t;
-    range_options all;
-    all.range_end = prefix_range_end(options_.prefix + prefix);
-    t.success.push_back(range_op{options_.prefix + prefix, all});
-    range_options metas;
-    metas.range_end = prefix_range_end(options_.meta_prefix + prefix);
-    t.success.push_back(range_op{options_.meta_prefix + prefix, metas});
-    auto r = co_await client_.txn(std::move(t));
-    auto& values = std::get<range_result>(r.responses.at(0)).kvs;
-    auto& meta_kvs = std::get<range_result>(r.responses.at(1)).kvs;
-    std::map<std::string, const key_value*> meta_of;
-    for (auto& kv : meta_kvs) meta_of[kv.key.substr(options_.meta_prefix.size())] = &kv;
-    std::vector<config_value> out;
-    out.reserve(values.size());
-    for (auto& kv : values) {
-      auto key = kv.key.substr(options_.prefix.size());
-      json meta = json::object();
-      if (auto it = meta_of.find(key); it != meta_of.end())
-        meta = parse_json(*it->second, json::object(), *client_.impl().log);
-      out.push_back(to_value(key, kv, meta));
-    }
-    co_return out;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "config_center::list");
+  txn_request t;
+  range_options all;
+  all.range_end = prefix_range_end(options_.prefix + prefix);
+  t.success.push_back(range_op{options_.prefix + prefix, all});
+  range_options metas;
+  metas.range_end = prefix_range_end(options_.meta_prefix + prefix);
+  t.success.push_back(range_op{options_.meta_prefix + prefix, metas});
+  auto r = co_await client_.txn(std::move(t));
+  auto& values = std::get<range_result>(r.responses.at(0)).kvs;
+  auto& meta_kvs = std::get<range_result>(r.responses.at(1)).kvs;
+  std::map<std::string, const key_value*> meta_of;
+  for (auto& kv : meta_kvs) meta_of[kv.key.substr(options_.meta_prefix.size())] = &kv;
+  std::vector<config_value> out;
+  out.reserve(values.size());
+  for (auto& kv : values) {
+    auto key = kv.key.substr(options_.prefix.size());
+    json meta = json::object();
+    if (auto it = meta_of.find(key); it != meta_of.end())
+      meta = parse_json(*it->second, json::object(), *client_.impl().log);
+    out.push_back(to_value(key, kv, meta));
   }
+  co_return out;
 }
 
 asio::awaitable<std::vector<config_history_entry>> config_center::history(std::string key,
                                                                           std::size_t limit) {
-  try {
-    detail::check_key(key, "config key");
-    auto kv = co_await client_.get(options_.history_prefix + key);
-    auto h = parse_json(kv, json::array(), *client_.impl().log);
-    std::vector<config_history_entry> out;
-    for (auto& e : h) {
-      if (limit && out.size() >= limit) break;
-      out.push_back(decode_entry(e));
-    }
-    co_return out;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "config_center::history");
+  detail::check_key(key, "config key");
+  auto kv = co_await client_.get(options_.history_prefix + key);
+  auto h = parse_json(kv, json::array(), *client_.impl().log);
+  std::vector<config_history_entry> out;
+  for (auto& e : h) {
+    if (limit && out.size() >= limit) break;
+    out.push_back(decode_entry(e));
   }
+  co_return out;
 }
 
 asio::awaitable<config_watch> config_center::watch(std::string key) {
-  try {
-    detail::check_key(key, "config key");
-    watch_options o;
-    o.prev_kv = true;
-    auto s = co_await client_.watch(value_key(key), o);
-    co_return config_watch(std::move(s), options_.prefix.size());
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "config_center::watch");
-  }
+  detail::check_key(key, "config key");
+  watch_options o;
+  o.prev_kv = true;
+  auto s = co_await client_.watch(value_key(key), o);
+  co_return config_watch(std::move(s), options_.prefix.size());
 }
 
 asio::awaitable<config_watch> config_center::watch_prefix(std::string prefix) {
-  try {
-    watch_options o;
-    o.prev_kv = true;
-    o.prefix = true;
-    auto s = co_await client_.watch(options_.prefix + prefix, o);
-    co_return config_watch(std::move(s), options_.prefix.size());
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "config_center::watch_prefix");
-  }
+  watch_options o;
+  o.prev_kv = true;
+  o.prefix = true;
+  auto s = co_await client_.watch(options_.prefix + prefix, o);
+  co_return config_watch(std::move(s), options_.prefix.size());
 }
 
 }  // namespace coordination

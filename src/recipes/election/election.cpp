@@ -1,6 +1,5 @@
 #include "coordination/election.hpp"
 
-#include "detail/cancelled.hpp"
 #include "recipes/lock/lock_recipe.hpp"
 
 namespace coordination {
@@ -31,36 +30,32 @@ leadership::leadership(lock_handle h, std::string value)
     : handle_(std::move(h)), value_(std::move(value)) {}
 
 asio::awaitable<void> leadership::proclaim(std::string value) {
+  if (!handle_.held())
+    throw coordination_error(error::not_leader, "election " + name() + ": not the leader");
+  put_options keep;
+  keep.lease = handle_.lease();
+  std::vector<txn_op> ops;
+  ops.push_back(put_op{handle_.key(), value, keep});
+  bool gone = false;
+  detail::span_scope span(detail::tracer_of(handle_), "election.proclaim");
+  span.attr("key", key());
   try {
-    if (!handle_.held())
-      throw coordination_error(error::not_leader, "election " + name() + ": not the leader");
-    put_options keep;
-    keep.lease = handle_.lease();
-    std::vector<txn_op> ops;
-    ops.push_back(put_op{handle_.key(), value, keep});
-    bool gone = false;
-    detail::span_scope span(detail::tracer_of(handle_), "election.proclaim");
-    span.attr("key", key());
-    try {
-      co_await handle_.guarded_txn({}, std::move(ops));  // only while the key is still ours
-    } catch (const coordination_error& e) {
-      if (e.code() != error::lock_lost) {
-        span.fail(e.code(), e.diagnostic());
-        throw;
-      }
-      gone = true;
+    co_await handle_.guarded_txn({}, std::move(ops));  // only while the key is still ours
+  } catch (const coordination_error& e) {
+    if (e.code() != error::lock_lost) {
+      span.fail(e.code(), e.diagnostic());
+      throw;
     }
-    if (gone) {
-      coordination_error lost(error::not_leader,
-                              "election " + name() + ": the leader key is gone (" + key() + ")");
-      span.fail(lost.code(), lost.diagnostic());
-      throw lost;
-    }
-    span.ok();
-    value_ = std::move(value);
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "leadership::proclaim");
+    gone = true;
   }
+  if (gone) {
+    coordination_error lost(error::not_leader,
+                            "election " + name() + ": the leader key is gone (" + key() + ")");
+    span.fail(lost.code(), lost.diagnostic());
+    throw lost;
+  }
+  span.ok();
+  value_ = std::move(value);
 }
 
 asio::awaitable<void> leadership::resign() {
@@ -78,74 +73,66 @@ void leader_observer::cancel() {
 }
 
 asio::awaitable<leader_info> leader_observer::next() {
-  try {
-    if (!client_) throw coordination_error(error::cancelled, "empty leader_observer");
-    const std::string prefix = name_ + "/";
-    auto check = [&] {
-      if (cancelled_) throw coordination_error(error::cancelled, "leader observer cancelled");
-    };
-    for (;;) {
+  if (!client_) throw coordination_error(error::cancelled, "empty leader_observer");
+  const std::string prefix = name_ + "/";
+  auto check = [&] {
+    if (cancelled_) throw coordination_error(error::cancelled, "leader observer cancelled");
+  };
+  for (;;) {
+    check();
+    if (!pending_.empty()) {
+      auto i = std::move(pending_.front());
+      pending_.pop_front();
+      co_return i;
+    }
+    if (!current_) {
+      // Who leads now? Nobody: wait for the first candidate's key.
+      auto r = co_await client_->range(prefix, detail::first_created());
       check();
-      if (!pending_.empty()) {
-        auto i = std::move(pending_.front());
-        pending_.pop_front();
-        co_return i;
-      }
-      if (!current_) {
-        // Who leads now? Nobody: wait for the first candidate's key.
-        auto r = co_await client_->range(prefix, detail::first_created());
-        check();
-        if (!r.kvs.empty()) {
-          current_ = to_info(name_, r.kvs[0]);
-          next_revision_ = r.header.revision + 1;
-        } else {
-          watch_options first;
-          first.prefix = true;
-          first.start_revision = r.header.revision + 1;
-          first.filter_delete = true;
-          stream_ = co_await client_->watch(prefix, first);
-          while (!current_) {
-            auto b = co_await stream_.next();
-            if (!b.events.empty()) {
-              current_ = to_info(name_, b.events.front().kv);
-              next_revision_ = b.events.front().kv.mod_revision + 1;
-            }
+      if (!r.kvs.empty()) {
+        current_ = to_info(name_, r.kvs[0]);
+        next_revision_ = r.header.revision + 1;
+      } else {
+        watch_options first;
+        first.prefix = true;
+        first.start_revision = r.header.revision + 1;
+        first.filter_delete = true;
+        stream_ = co_await client_->watch(prefix, first);
+        while (!current_) {
+          auto b = co_await stream_.next();
+          if (!b.events.empty()) {
+            current_ = to_info(name_, b.events.front().kv);
+            next_revision_ = b.events.front().kv.mod_revision + 1;
           }
         }
-        check();
-        watch_options on_key;
-        on_key.start_revision = next_revision_;
-        stream_ = co_await client_->watch(current_->key, on_key);
-        co_return *current_;
       }
-      // The leader proclaims (puts) or goes (delete: find the next one).
-      auto b = co_await stream_.next();
-      for (auto& e : b.events) {
-        if (e.type == event_type::del) {
-          current_.reset();
-          stream_.cancel();
-          break;
-        }
-        auto create = current_->create_revision;
-        current_ = to_info(name_, e.kv);
-        current_->create_revision = create;
-        pending_.push_back(*current_);
-      }
+      check();
+      watch_options on_key;
+      on_key.start_revision = next_revision_;
+      stream_ = co_await client_->watch(current_->key, on_key);
+      co_return *current_;
     }
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "leader_observer::next");
+    // The leader proclaims (puts) or goes (delete: find the next one).
+    auto b = co_await stream_.next();
+    for (auto& e : b.events) {
+      if (e.type == event_type::del) {
+        current_.reset();
+        stream_.cancel();
+        break;
+      }
+      auto create = current_->create_revision;
+      current_ = to_info(name_, e.kv);
+      current_->create_revision = create;
+      pending_.push_back(*current_);
+    }
   }
 }
 
 asio::awaitable<std::optional<leader_info>> current_leader(client& c, std::string name) {
-  try {
-    check_name(name);
-    auto r = co_await c.range(name + "/", detail::first_created());
-    if (r.kvs.empty()) co_return std::nullopt;
-    co_return to_info(name, r.kvs[0]);
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "current_leader");
-  }
+  check_name(name);
+  auto r = co_await c.range(name + "/", detail::first_created());
+  if (r.kvs.empty()) co_return std::nullopt;
+  co_return to_info(name, r.kvs[0]);
 }
 
 leader_observer observe_leader(client& c, std::string name) {
@@ -161,11 +148,7 @@ asio::awaitable<leadership> elector::campaign(std::string name, std::string valu
 }
 
 asio::awaitable<std::optional<leader_info>> elector::leader(std::string name) {
-  try {
-    return current_leader(*session_->owner, std::move(name));
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "elector::leader");
-  }
+  return current_leader(*session_->owner, std::move(name));
 }
 
 leader_observer elector::observe(std::string name) {

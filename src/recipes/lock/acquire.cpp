@@ -58,7 +58,7 @@ asio::awaitable<std::shared_ptr<name_gate>> enter_gate(session_state& s, const s
       }
     }
   } g{*gate, w, *ticket};
-  co_await w.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_await wait_signal(w.timer, "lock " + name + ": wait");
   g.done = true;
   if (!w.handed) {
     gate->core.withdraw(*ticket);
@@ -121,15 +121,19 @@ void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, 
   if (!started) leave_gate(gate.get());
 }
 
-// Runs a key's create request to its end even when the caller cancels meanwhile (the caller's
-// cancellation takes effect at its next step): its outcome is then known and the key it made can
-// be removed. A create cut off in flight could still be applied after that removal, and stay.
+// Runs a key's create request to its end even when the caller cancels meanwhile, and then
+// reports the cancellation (coordination_error(cancelled)): the create's outcome is known by
+// then, so the key it may have made can be removed (the caller's clean-up deletes whatever key
+// is under its name). A create cut off in flight could still be applied after that removal, and
+// stay.
 
 asio::awaitable<txn_result> create_to_the_end(client& c, txn_request t) {
   auto ex = co_await asio::this_coro::executor;
-  co_return co_await asio::co_spawn(
+  auto r = co_await asio::co_spawn(
       ex, c.txn(std::move(t)),
       asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+  throw_if_cancelled(co_await asio::this_coro::cancellation_state, "lock create");
+  co_return r;
 }
 
 namespace {
@@ -250,7 +254,6 @@ asio::awaitable<lock_handle> acquire_shared(std::shared_ptr<session_state> s, st
     failure = std::current_exception();
   }
   if (failure) {
-    failure = as_library_error(failure, "lock " + name);
     span.fail(failure);
     // The key goes, also when the create failed (my_rev 0): it may have been applied.
     abandon(s, nullptr, key, my_rev);
@@ -306,7 +309,7 @@ asio::awaitable<lock_handle> locker::lock(std::string name, std::chrono::seconds
     failure = std::current_exception();
   }
   own.state()->close_in_background();  // (this call has failed: no need to wait)
-  std::rethrow_exception(detail::as_library_error(failure, "lock " + name));
+  std::rethrow_exception(failure);
 }
 
 asio::awaitable<lock_handle> locker::try_lock(std::string name) {
@@ -405,7 +408,6 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     failure = std::current_exception();
   }
   if (failure) {
-    failure = detail::as_library_error(failure, "lock " + name);
     span.fail(failure);
     // A cancelled or failed waiter removes its key so it never blocks others; also when the
     // create itself failed (my_rev 0) after it may have been applied (outcome unknown, timeout):

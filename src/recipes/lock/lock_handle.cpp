@@ -1,6 +1,5 @@
 #include <boost/asio/co_spawn.hpp>
 
-#include "detail/cancelled.hpp"
 #include "recipes/lock/lock_internal.hpp"
 #include "recipes/lock/lock_recipe.hpp"
 
@@ -111,16 +110,12 @@ bool lock_handle::held() const {
 }
 
 asio::awaitable<bool> lock_handle::is_held() {
-  try {
-    auto h = state_;
-    if (!h || h->released) co_return false;
-    auto r = co_await h->session->owner->range(h->key);
-    bool ok = !r.kvs.empty() && r.kvs[0].create_revision == h->token;
-    if (!ok) h->mark_lost("its key is gone");
-    co_return ok;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "lock_handle::is_held");
-  }
+  auto h = state_;
+  if (!h || h->released) co_return false;
+  auto r = co_await h->session->owner->range(h->key);
+  bool ok = !r.kvs.empty() && r.kvs[0].create_revision == h->token;
+  if (!ok) h->mark_lost("its key is gone");
+  co_return ok;
 }
 
 int lock_handle::acquire_count() const {
@@ -128,24 +123,16 @@ int lock_handle::acquire_count() const {
 }
 
 asio::awaitable<std::int64_t> lock_handle::renew() {
-  try {
-    auto h = state_;
-    if (!h || h->released) throw coordination_error(error::lock_lost, "lock released");
-    auto r = co_await h->session->owner->lease_keep_alive_once(h->lease);
-    co_return r.ttl;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "lock_handle::renew");
-  }
+  auto h = state_;
+  if (!h || h->released) throw coordination_error(error::lock_lost, "lock released");
+  auto r = co_await h->session->owner->lease_keep_alive_once(h->lease);
+  co_return r.ttl;
 }
 
 asio::awaitable<std::int64_t> lock_handle::ttl() {
-  try {
-    auto h = state_;
-    if (!h) co_return -1;
-    co_return (co_await h->session->owner->lease_time_to_live(h->lease)).ttl;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "lock_handle::ttl");
-  }
+  auto h = state_;
+  if (!h) co_return -1;
+  co_return (co_await h->session->owner->lease_time_to_live(h->lease)).ttl;
 }
 
 asio::awaitable<void> lock_handle::release() {
@@ -195,7 +182,6 @@ asio::awaitable<void> lock_handle::release() {
     }
   }
   if (failure) {
-    failure = detail::as_library_error(failure, "release " + h->key);
     span.fail(failure);
     std::rethrow_exception(failure);
   }
@@ -217,36 +203,32 @@ asio::awaitable<std::error_code> lock_handle::wait_lost() {
 
 asio::awaitable<txn_result> lock_handle::guarded_txn(std::vector<compare> compares,
                                                      std::vector<txn_op> ops) {
-  try {
-    auto h = state_;
-    if (!h || h->released) throw coordination_error(error::lock_lost, "lock released");
-    if (h->session->is_lost || clock::now() >= h->session->schedule.expires_at()) {
-      // etcd may still have the lease, but nothing vouches for it any more: the session is about
-      // to be declared lost and its lease revoked.
-      h->mark_lost("its lease has no confirmed renewal within the TTL");
-      throw coordination_error(error::lock_lost, "lock " + h->name +
-                                                     ": its lease may have expired (no renewal "
-                                                     "confirmed within the TTL)");
-    }
-    txn_request t;
-    t.compares.push_back(compare::create_revision(h->key, compare_result::equal, h->token));
-    for (auto& c : compares) t.compares.push_back(std::move(c));
-    t.success = std::move(ops);
-    t.failure.push_back(range_op{h->key, {}});
-    auto r = co_await h->session->owner->txn(std::move(t));
-    if (r.succeeded) co_return r;
-    auto& kvs = std::get<range_result>(r.responses.at(0)).kvs;
-    if (kvs.empty() || kvs[0].create_revision != h->token) {
-      h->mark_lost("a guarded write found its key gone");
-      throw coordination_error(error::lock_lost, "lock " + h->name +
-                                                     " is no longer held (fencing token " +
-                                                     std::to_string(h->token) + ")");
-    }
-    r.responses.clear();
-    co_return r;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "lock_handle::guarded_txn");
+  auto h = state_;
+  if (!h || h->released) throw coordination_error(error::lock_lost, "lock released");
+  if (h->session->is_lost || clock::now() >= h->session->schedule.expires_at()) {
+    // etcd may still have the lease, but nothing vouches for it any more: the session is about
+    // to be declared lost and its lease revoked.
+    h->mark_lost("its lease has no confirmed renewal within the TTL");
+    throw coordination_error(error::lock_lost, "lock " + h->name +
+                                                   ": its lease may have expired (no renewal "
+                                                   "confirmed within the TTL)");
   }
+  txn_request t;
+  t.compares.push_back(compare::create_revision(h->key, compare_result::equal, h->token));
+  for (auto& c : compares) t.compares.push_back(std::move(c));
+  t.success = std::move(ops);
+  t.failure.push_back(range_op{h->key, {}});
+  auto r = co_await h->session->owner->txn(std::move(t));
+  if (r.succeeded) co_return r;
+  auto& kvs = std::get<range_result>(r.responses.at(0)).kvs;
+  if (kvs.empty() || kvs[0].create_revision != h->token) {
+    h->mark_lost("a guarded write found its key gone");
+    throw coordination_error(
+        error::lock_lost,
+        "lock " + h->name + " is no longer held (fencing token " + std::to_string(h->token) + ")");
+  }
+  r.responses.clear();
+  co_return r;
 }
 
 }  // namespace coordination

@@ -1,6 +1,7 @@
 #include <optional>
 
 #include "client/client_impl.hpp"
+#include "detail/cancelled.hpp"
 #include "recipes/lock/lock_internal.hpp"
 
 namespace coordination::detail {
@@ -112,7 +113,7 @@ asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& prefi
       pd.waiters.erase(id);
     }
   } guard{*pd, w, id};
-  co_await w.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_await wait_signal(w.timer, "lock wait");
   if (w.completed && w.deleted_at) co_return w.deleted_at;
   if (w.completed) co_return co_await await_deletion_alone(c, key, at);  // the stream failed
   throw coordination_error(error::cancelled, "lock wait cancelled");

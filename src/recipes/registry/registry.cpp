@@ -69,20 +69,15 @@ void service_watch::cancel() {
   if (state_) state_->cancel();
 }
 asio::awaitable<service_list> service_watch::next() {
-  try {
-    auto s = state_;
-    if (!s) throw coordination_error(error::cancelled, "empty service_watch");
-    while (s->queue.empty() && !s->cancelled) {
-      co_await s->signal.async_wait(asio::as_tuple(asio::use_awaitable));
-      detail::check_cancelled(co_await asio::this_coro::cancellation_state, "service_watch::next");
-    }
-    if (s->queue.empty()) throw coordination_error(error::cancelled, "service watch cancelled");
-    auto l = std::move(s->queue.front());
-    s->queue.pop_front();
-    co_return l;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "service_watch::next");
+  auto s = state_;
+  if (!s) throw coordination_error(error::cancelled, "empty service_watch");
+  while (s->queue.empty() && !s->cancelled) {
+    co_await detail::wait_signal(s->signal, "service_watch::next");
   }
+  if (s->queue.empty()) throw coordination_error(error::cancelled, "service watch cancelled");
+  auto l = std::move(s->queue.front());
+  s->queue.pop_front();
+  co_return l;
 }
 
 // ---- service_registry ----------------------------------------------------------------------
@@ -108,124 +103,104 @@ service_registry::~service_registry() {
 asio::awaitable<service_info> service_registry::register_service(service_info info,
                                                                  std::chrono::seconds ttl,
                                                                  register_options options) {
-  try {
-    auto self = state_;
-    self->check_open();
-    detail::check_name(info.name);
-    detail::check_instance_id(info.instance_id);
-    detail::check_address(info.address);
-    if (ttl.count() == 0) ttl = self->options.ttl;
-    detail::check_ttl(ttl);
-    if (info.weight > 1'000'000)
-      throw coordination_error(error::invalid_argument, "weight: must be at most 1000000");
-    for (auto& [k, v] : info.metadata)
-      if (k.empty()) throw coordination_error(error::invalid_argument, "metadata: empty key");
-    detail::dump_json(detail::encode_record(info, ttl, {}), "metadata");  // must be UTF-8
+  auto self = state_;
+  self->check_open();
+  detail::check_name(info.name);
+  detail::check_instance_id(info.instance_id);
+  detail::check_address(info.address);
+  if (ttl.count() == 0) ttl = self->options.ttl;
+  detail::check_ttl(ttl);
+  if (info.weight > 1'000'000)
+    throw coordination_error(error::invalid_argument, "weight: must be at most 1000000");
+  for (auto& [k, v] : info.metadata)
+    if (k.empty()) throw coordination_error(error::invalid_argument, "metadata: empty key");
+  detail::dump_json(detail::encode_record(info, ttl, {}), "metadata");  // must be UTF-8
 
-    detail::span_scope span(self->owner.impl().tracer, "registry.register");
-    span.attr("name", info.name).attr("instance", info.instance_id);
-    try {
-      auto* s = co_await self->session_for(ttl);
-      auto key = self->key_of(info.name, info.instance_id);
-      auto reg = std::make_shared<detail::registration>(self->executor);
-      auto now = std::chrono::system_clock::now();
-      auto previous = self->registrations.find(key);
-      info.register_time = previous != self->registrations.end()
-                               ? previous->second->info.register_time
-                               : std::chrono::time_point_cast<std::chrono::milliseconds>(now);
-      info.lease = s->lease();
-      info.last_heartbeat = std::chrono::time_point_cast<std::chrono::milliseconds>(now);
-      reg->info = info;
-      reg->ttl = ttl;
-      reg->check = std::move(options.check);
-      std::set<std::int64_t> ours;  // leases whose keys we may take over: only for our own instance
-      if (previous != self->registrations.end())
-        for (auto& [t, slot] : self->leases) {
-          ours.insert(slot.old_leases.begin(), slot.old_leases.end());
-          if (slot.s) ours.insert(slot.s->lease());
-        }
-      auto revision = co_await self->put_registration(*reg, info.lease, options.replace, ours);
-      reg->info.revision = revision;
-      if (auto old = self->registrations.find(key); old != self->registrations.end())
-        old->second->stop();
-      self->registrations[key] = reg;
-      if (self->options.enable_health_check)
-        self->owner.impl().tasks.spawn("health check of " + key,
-                                       detail::registry_state::check_loop(self, reg));
-      span.ok();
-      co_return reg->info;
-    } catch (...) {
-      span.fail(std::current_exception());
-      throw;
-    }
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "service_registry::register_service");
+  detail::span_scope span(self->owner.impl().tracer, "registry.register");
+  span.attr("name", info.name).attr("instance", info.instance_id);
+  try {
+    auto* s = co_await self->session_for(ttl);
+    auto key = self->key_of(info.name, info.instance_id);
+    auto reg = std::make_shared<detail::registration>(self->executor);
+    auto now = std::chrono::system_clock::now();
+    auto previous = self->registrations.find(key);
+    info.register_time = previous != self->registrations.end()
+                             ? previous->second->info.register_time
+                             : std::chrono::time_point_cast<std::chrono::milliseconds>(now);
+    info.lease = s->lease();
+    info.last_heartbeat = std::chrono::time_point_cast<std::chrono::milliseconds>(now);
+    reg->info = info;
+    reg->ttl = ttl;
+    reg->check = std::move(options.check);
+    std::set<std::int64_t> ours;  // leases whose keys we may take over: only for our own instance
+    if (previous != self->registrations.end())
+      for (auto& [t, slot] : self->leases) {
+        ours.insert(slot.old_leases.begin(), slot.old_leases.end());
+        if (slot.s) ours.insert(slot.s->lease());
+      }
+    auto revision = co_await self->put_registration(*reg, info.lease, options.replace, ours);
+    reg->info.revision = revision;
+    if (auto old = self->registrations.find(key); old != self->registrations.end())
+      old->second->stop();
+    self->registrations[key] = reg;
+    if (self->options.enable_health_check)
+      self->owner.impl().tasks.spawn("health check of " + key,
+                                     detail::registry_state::check_loop(self, reg));
+    span.ok();
+    co_return reg->info;
+  } catch (...) {
+    span.fail(std::current_exception());
+    throw;
   }
 }
 
 asio::awaitable<void> service_registry::deregister(std::string name, std::string instance_id) {
-  try {
-    auto self = state_;
-    self->check_open();
-    detail::check_name(name);
-    detail::check_instance_id(instance_id);
-    auto key = self->key_of(name, instance_id);
-    bool own = false;
-    if (auto it = self->registrations.find(key); it != self->registrations.end()) {
-      it->second->stop();
-      self->registrations.erase(it);
-      own = true;
-    }
-    detail::span_scope span(self->owner.impl().tracer, "registry.deregister");
-    span.attr("name", name).attr("instance", instance_id);
-    try {
-      auto r = co_await self->owner.del(key);
-      if (r.deleted == 0 && !own)
-        throw coordination_error(error::not_found,
-                                 "service " + name + " has no instance " + instance_id);
-    } catch (...) {
-      span.fail(std::current_exception());
-      throw;
-    }
-    span.ok();
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "service_registry::deregister");
+  auto self = state_;
+  self->check_open();
+  detail::check_name(name);
+  detail::check_instance_id(instance_id);
+  auto key = self->key_of(name, instance_id);
+  bool own = false;
+  if (auto it = self->registrations.find(key); it != self->registrations.end()) {
+    it->second->stop();
+    self->registrations.erase(it);
+    own = true;
   }
+  detail::span_scope span(self->owner.impl().tracer, "registry.deregister");
+  span.attr("name", name).attr("instance", instance_id);
+  try {
+    auto r = co_await self->owner.del(key);
+    if (r.deleted == 0 && !own)
+      throw coordination_error(error::not_found,
+                               "service " + name + " has no instance " + instance_id);
+  } catch (...) {
+    span.fail(std::current_exception());
+    throw;
+  }
+  span.ok();
 }
 
 asio::awaitable<void> service_registry::update_health(std::string name, std::string instance_id,
                                                       health_status status) {
-  try {
-    auto self = state_;
-    self->check_open();
-    detail::check_name(name);
-    detail::check_instance_id(instance_id);
-    co_await self->write_health(name, instance_id, status);
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "service_registry::update_health");
-  }
+  auto self = state_;
+  self->check_open();
+  detail::check_name(name);
+  detail::check_instance_id(instance_id);
+  co_await self->write_health(name, instance_id, status);
 }
 
 asio::awaitable<service_list> service_registry::discover(std::string name) {
-  try {
-    auto self = state_;
-    if (auto it = self->caches.find(name); it != self->caches.end() && it->second->ready)
-      co_return it->second->healthy;
-    auto c = co_await self->ready_cache(name);
-    co_return c->healthy;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "service_registry::discover");
-  }
+  auto self = state_;
+  if (auto it = self->caches.find(name); it != self->caches.end() && it->second->ready)
+    co_return it->second->healthy;
+  auto c = co_await self->ready_cache(name);
+  co_return c->healthy;
 }
 
 asio::awaitable<service_list> service_registry::discover_all(std::string name) {
-  try {
-    auto self = state_;
-    auto c = co_await self->ready_cache(name);
-    co_return c->all;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "service_registry::discover_all");
-  }
+  auto self = state_;
+  auto c = co_await self->ready_cache(name);
+  co_return c->all;
 }
 
 service_list service_registry::cached(const std::string& name, bool healthy_only) const {
@@ -235,61 +210,50 @@ service_list service_registry::cached(const std::string& name, bool healthy_only
 }
 
 asio::awaitable<service_watch> service_registry::watch(std::string name) {
-  try {
-    auto self = state_;
-    auto c = co_await self->ready_cache(name);
-    auto sub = std::make_shared<detail::service_subscriber>(self->executor);
-    sub->queue.push_back(c->all);
-    c->subscribers.push_back(sub);
-    co_return service_watch(std::move(sub));
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "service_registry::watch");
-  }
+  auto self = state_;
+  auto c = co_await self->ready_cache(name);
+  auto sub = std::make_shared<detail::service_subscriber>(self->executor);
+  sub->queue.push_back(c->all);
+  c->subscribers.push_back(sub);
+  co_return service_watch(std::move(sub));
 }
 
 asio::awaitable<service_info> service_registry::pick(std::string name, pick_strategy strategy) {
-  try {
-    auto self = state_;
-    auto c = co_await self->ready_cache(name);
-    auto list = c->healthy;
-    auto* chosen = self->choose(*c, list, {}, strategy);
-    if (!chosen)
-      throw coordination_error(error::not_found, "service " + name + " has no healthy instance");
-    co_return *chosen;
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "service_registry::pick");
-  }
+  auto self = state_;
+  auto c = co_await self->ready_cache(name);
+  auto list = c->healthy;
+  auto* chosen = self->choose(*c, list, {}, strategy);
+  if (!chosen)
+    throw coordination_error(error::not_found, "service " + name + " has no healthy instance");
+  co_return *chosen;
 }
 
 asio::awaitable<service_connection> service_registry::connect(std::string name,
                                                               pick_strategy strategy) {
-  try {
-    auto self = state_;
-    auto c = co_await self->ready_cache(name);
-    auto list = c->healthy;
-    std::set<std::string> tried;
-    std::string last_error = "no healthy instance";
-    for (;;) {
-      auto* chosen = self->choose(*c, list, tried, strategy);
-      if (!chosen) break;
-      const service_info& pick = *chosen;
-      tried.insert(pick.instance_id);
-      try {
-        auto sock = co_await detail::connect_to(self->executor, pick.address,
-                                                self->options.connect_timeout);
-        c->lb.opened(pick.instance_id);
-        co_return service_connection(std::move(sock), pick, c);
-      } catch (const std::exception& e) {
-        last_error = pick.instance_id + " (" + pick.address + "): " + e.what();
-        self->note_error(name, pick.instance_id);
-      }
+  auto self = state_;
+  auto c = co_await self->ready_cache(name);
+  auto list = c->healthy;
+  std::set<std::string> tried;
+  std::string last_error = "no healthy instance";
+  for (;;) {
+    auto* chosen = self->choose(*c, list, tried, strategy);
+    if (!chosen) break;
+    const service_info& pick = *chosen;
+    tried.insert(pick.instance_id);
+    try {
+      auto sock =
+          co_await detail::connect_to(self->executor, pick.address, self->options.connect_timeout);
+      c->lb.opened(pick.instance_id);
+      co_return service_connection(std::move(sock), pick, c);
+    } catch (const std::exception& e) {
+      detail::rethrow_if_cancelled(e);
+      last_error = pick.instance_id + " (" + pick.address + "): " + e.what();
+      self->note_error(name, pick.instance_id);
     }
-    throw coordination_error(error::unavailable,
-                             "no instance of service " + name + " could be connected (tried " +
-                                 std::to_string(tried.size()) + "); last: " + last_error);
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "service_registry::connect");
   }
+  throw coordination_error(error::unavailable,
+                           "no instance of service " + name + " could be connected (tried " +
+                               std::to_string(tried.size()) + "); last: " + last_error);
 }
 
 void service_registry::note_error(const std::string& name, const std::string& instance_id) {
@@ -297,24 +261,20 @@ void service_registry::note_error(const std::string& name, const std::string& in
 }
 
 asio::awaitable<wall_time> service_registry::heartbeat(std::string name, std::string instance_id) {
-  try {
-    auto self = state_;
-    detail::check_name(name);
-    detail::check_instance_id(instance_id);
-    auto kv = co_await self->owner.get(self->key_of(name, instance_id));
-    if (!kv)
-      throw coordination_error(error::not_found,
-                               "service " + name + " has no instance " + instance_id);
-    auto now = std::chrono::system_clock::now();
-    if (kv->lease == 0) co_return now;  // not lease-bound: it does not expire
-    auto t = co_await self->owner.lease_time_to_live(kv->lease);
-    if (t.ttl < 0)
-      throw coordination_error(error::not_found,
-                               "service " + name + " instance " + instance_id + ": lease gone");
-    co_return now - std::chrono::seconds(t.granted_ttl - t.ttl);
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "service_registry::heartbeat");
-  }
+  auto self = state_;
+  detail::check_name(name);
+  detail::check_instance_id(instance_id);
+  auto kv = co_await self->owner.get(self->key_of(name, instance_id));
+  if (!kv)
+    throw coordination_error(error::not_found,
+                             "service " + name + " has no instance " + instance_id);
+  auto now = std::chrono::system_clock::now();
+  if (kv->lease == 0) co_return now;  // not lease-bound: it does not expire
+  auto t = co_await self->owner.lease_time_to_live(kv->lease);
+  if (t.ttl < 0)
+    throw coordination_error(error::not_found,
+                             "service " + name + " instance " + instance_id + ": lease gone");
+  co_return now - std::chrono::seconds(t.granted_ttl - t.ttl);
 }
 
 std::vector<service_info> service_registry::registrations() const {
@@ -344,25 +304,22 @@ registry_stats service_registry::stats() const {
 }
 
 asio::awaitable<void> service_registry::close() {
-  try {
-    auto self = state_;
-    if (!self || self->closed) co_return;
-    auto regs = self->registrations;
-    self->shutdown();
-    for (auto& [key, reg] : regs) {
-      try {
-        co_await detail::delete_own_key(self->owner.impl(), key);  // our own registration
-      } catch (const std::exception& e) {
-        self->log().info("coordination: deregistering {} failed: {}", key, e.what());
-      }
+  auto self = state_;
+  if (!self || self->closed) co_return;
+  auto regs = self->registrations;
+  self->shutdown();
+  for (auto& [key, reg] : regs) {
+    try {
+      co_await detail::delete_own_key(self->owner.impl(), key);  // our own registration
+    } catch (const std::exception& e) {
+      detail::rethrow_if_cancelled(e);
+      self->log().info("coordination: deregistering {} failed: {}", key, e.what());
     }
-    self->registrations.clear();
-    for (auto& [ttl, slot] : self->leases)
-      if (slot.s) co_await slot.s->close();
-    self->leases.clear();
-  } catch (const boost::system::system_error& e) {
-    detail::rethrow_as_library_error(e, "service_registry::close");
   }
+  self->registrations.clear();
+  for (auto& [ttl, slot] : self->leases)
+    if (slot.s) co_await slot.s->close();
+  self->leases.clear();
 }
 
 }  // namespace coordination

@@ -227,8 +227,7 @@ asio::awaitable<std::shared_ptr<service_cache>> registry_state::ready_cache(
   check_open();
   auto c = cache_for(name);
   while (!c->ready && !c->load_error && !c->stopped) {
-    co_await c->ready_signal.async_wait(asio::as_tuple(asio::use_awaitable));
-    detail::check_cancelled(co_await asio::this_coro::cancellation_state, "service " + name);
+    co_await detail::wait_signal(c->ready_signal, "service " + name);
   }
   if (c->load_error) std::rethrow_exception(c->load_error);
   if (!c->ready) throw coordination_error(error::cancelled, "the service registry is closed");
