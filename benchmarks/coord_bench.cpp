@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 
 namespace asio = boost::asio;
@@ -207,10 +208,11 @@ asio::awaitable<void> watch_fanout(const options& o, client& c, result& r) {
   for (int i = 0; i < n; ++i) ws.push_back(co_await c.watch("bench/fanout/" + std::to_string(i)));
   auto created_s = std::chrono::duration<double>(clock_type::now() - t0).count();
   long rss_after = rss_kib();
-  auto stats = c.impl().hub().stats();
+  auto stats = coordination::detail::impl_of(c).hub().stats();
   r.extra["watchers"] = n;
   r.extra["create_s"] = created_s;
-  r.extra["connections"] = stats.links + c.impl().transport.open_connections();
+  r.extra["connections"] =
+      stats.links + coordination::detail::impl_of(c).transport.open_connections();
   r.extra["watch_links"] = stats.links;
   r.extra["bytes_per_watch"] = (rss_after - rss_before) * 1024.0 / std::max(n, 1);
   int delivered = 0;

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "coordination/client.hpp"
 #include "coordination/lock.hpp"
@@ -141,7 +142,9 @@ int main(int argc, char** argv) {
       for (;;) {
         int now = phase.load();
         for (int w = 0; w < workload_count; ++w) {
-          auto f = cs[static_cast<std::size_t>(w)]->impl().transport.stats().failovers;
+          auto f = coordination::detail::impl_of(*cs[static_cast<std::size_t>(w)])
+                       .transport.stats()
+                       .failovers;
           cells[w][seen].failovers += f - last[w];
           last[w] = f;
         }

@@ -39,15 +39,13 @@ namespace coordination {
 
 namespace detail {
 struct client_impl;
-}
+struct access;
+}  // namespace detail
 
 class client {
  public:
   // Throws coordination_error(invalid_argument) for a bad config (see client_config::validate).
   client(boost::asio::any_io_executor ex, client_config cfg);
-  // Another handle on the same client (same connections, watches and config); the library's
-  // upper layers keep one so that moving or destroying the user's handle does not strand them.
-  explicit client(std::shared_ptr<detail::client_impl> shared);
   ~client();
   client(client&&) noexcept;
   client& operator=(client&&) noexcept;
@@ -97,10 +95,11 @@ class client {
   // `cancelled`.
   void close();
 
-  // For the library's upper layers (sessions, watches, recipes).
-  detail::client_impl& impl() const { return *impl_; }
-
  private:
+  friend struct detail::access;
+  // Another handle on the same client (same connections, watches and config); the library's
+  // upper layers keep one so that moving or destroying the user's handle does not strand them.
+  explicit client(std::shared_ptr<detail::client_impl> shared);
   std::shared_ptr<detail::client_impl> impl_;
 };
 

@@ -29,12 +29,12 @@ namespace coordination {
 
 namespace detail {
 struct held_lock;
-}
+struct access;
+}  // namespace detail
 
 class lock_handle {
  public:
   lock_handle();
-  explicit lock_handle(std::shared_ptr<detail::held_lock> s);
   lock_handle(lock_handle&&) noexcept;
   lock_handle& operator=(lock_handle&&) noexcept;
   // Still held: releases it in the background (on the executor) and logs that it did.
@@ -73,9 +73,9 @@ class lock_handle {
   // Seconds the lock's lease has left, as etcd says (-1: gone).
   boost::asio::awaitable<std::int64_t> ttl();
 
-  const std::shared_ptr<detail::held_lock>& state() const { return state_; }
-
  private:
+  friend struct detail::access;
+  explicit lock_handle(std::shared_ptr<detail::held_lock> s);
   std::shared_ptr<detail::held_lock> state_;
   bool done_ = false;  // this handle's acquisition was released
 };

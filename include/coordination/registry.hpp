@@ -45,6 +45,7 @@ namespace detail {
 struct registry_state;
 struct service_cache;
 struct service_subscriber;
+struct access;
 }  // namespace detail
 
 enum class health_status { unknown, healthy, unhealthy, maintenance };
@@ -102,8 +103,6 @@ struct register_options {
 // least_connections) until close() or destruction. Move-only.
 class service_connection {
  public:
-  service_connection(boost::asio::ip::tcp::socket s, service_info instance,
-                     std::shared_ptr<detail::service_cache> cache);
   service_connection(service_connection&&) noexcept;
   service_connection& operator=(service_connection&&) noexcept;
   ~service_connection();
@@ -112,6 +111,9 @@ class service_connection {
   void close();
 
  private:
+  friend struct detail::access;
+  service_connection(boost::asio::ip::tcp::socket s, service_info instance,
+                     std::shared_ptr<detail::service_cache> cache);
   void release();
   boost::asio::ip::tcp::socket socket_;
   service_info instance_;
@@ -125,7 +127,6 @@ class service_connection {
 class service_watch {
  public:
   service_watch();
-  explicit service_watch(std::shared_ptr<detail::service_subscriber> s);
   service_watch(service_watch&&) noexcept;
   service_watch& operator=(service_watch&&) noexcept;
   ~service_watch();
@@ -134,6 +135,8 @@ class service_watch {
   void cancel();
 
  private:
+  friend struct detail::access;
+  explicit service_watch(std::shared_ptr<detail::service_subscriber> s);
   std::shared_ptr<detail::service_subscriber> state_;
 };
 

@@ -31,7 +31,8 @@ namespace coordination {
 
 namespace detail {
 struct session_state;
-}
+struct access;
+}  // namespace detail
 
 struct session_options {
   std::chrono::seconds ttl{10};
@@ -72,10 +73,9 @@ class session {
   void orphan();
 
   client& owner() const;
-  // For the recipes built on a session.
-  const std::shared_ptr<detail::session_state>& state() const { return state_; }
 
  private:
+  friend struct detail::access;
   explicit session(std::shared_ptr<detail::session_state> s);
   std::shared_ptr<detail::session_state> state_;
 };

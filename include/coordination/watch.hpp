@@ -29,7 +29,8 @@ namespace coordination {
 
 namespace detail {
 struct watch_state;
-}
+struct access;
+}  // namespace detail
 
 enum class event_type { put, del };
 
@@ -60,7 +61,6 @@ struct watch_options {
 class watch_stream {
  public:
   watch_stream();
-  explicit watch_stream(std::shared_ptr<detail::watch_state> s);
   watch_stream(watch_stream&&) noexcept;
   watch_stream& operator=(watch_stream&&) noexcept;
   ~watch_stream();  // cancels
@@ -78,6 +78,8 @@ class watch_stream {
   explicit operator bool() const { return state_ != nullptr; }
 
  private:
+  friend struct detail::access;
+  explicit watch_stream(std::shared_ptr<detail::watch_state> s);
   std::shared_ptr<detail::watch_state> state_;
 };
 

@@ -1,4 +1,5 @@
 #include "coordination/coordinator.hpp"
+#include "client/access.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -265,7 +266,7 @@ asio::awaitable<lock_handle> coordinator::lock(std::string name, std::chrono::se
   if (ttl.count() == 0) ttl = s->settings.locks.default_ttl;
   auto locks = s->locks;  // (kept alive: a replacement meanwhile must not destroy it)
   auto h = co_await locks->lock(std::move(key), ttl);
-  s->track(h.state());
+  s->track(detail::access::state(h));
   co_return h;
 }
 
@@ -275,7 +276,7 @@ asio::awaitable<lock_handle> coordinator::try_lock(std::string name) {
   co_await s->ensure_session();
   auto locks = s->locks;
   auto h = co_await locks->try_lock(std::move(key));
-  s->track(h.state());
+  s->track(detail::access::state(h));
   co_return h;
 }
 
@@ -291,7 +292,7 @@ asio::awaitable<leadership> coordinator::campaign(std::string election, std::str
   auto session = co_await s->ensure_session();
   elector e(*session);
   auto won = co_await e.campaign(s->settings.elections_prefix + election, std::move(value));
-  s->track(won.handle().state());
+  s->track(detail::access::state(won.handle()));
   co_return won;
 }
 
@@ -337,12 +338,13 @@ asio::awaitable<void> coordinator::close() {
   // 1. The locks (and leaderships) it handed out.
   for (auto& w : s->handed_out) {
     if (auto h = w.lock()) {
-      lock_handle again(h);
+      auto again = detail::access::make_lock_handle(h);
       try {
         co_await again.release();
       } catch (const std::exception& e) {
         detail::rethrow_if_cancelled(e);
-        s->etcd.impl().log->info("coordination: releasing a lock on close failed: {}", e.what());
+        detail::impl_of(s->etcd).log->info("coordination: releasing a lock on close failed: {}",
+                                           e.what());
       }
     }
   }
@@ -354,7 +356,7 @@ asio::awaitable<void> coordinator::close() {
   s->current.reset();
   s->etcd.close();
   // 5. Its background work, cancelled by that close(): ended before this returns.
-  co_await s->etcd.impl().tasks.wait();
+  co_await detail::impl_of(s->etcd).tasks.wait();
 }
 
 coordinator_module coordinator::module(std::string name) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "coordination/session.hpp"
 #include "protocol/codec.hpp"
@@ -43,8 +44,8 @@ struct session_state : std::enable_shared_from_this<session_state> {
   // `granted_at`: when the grant (or the adopting renewal) was sent.
   session_state(client& c, std::int64_t id, keepalive_settings settings,
                 clock::time_point granted_at)
-      : owner(std::make_unique<client>(c.impl().shared_from_this())),
-        impl(c.impl().shared_from_this()),
+      : owner(std::make_unique<client>(detail::access::share(c))),
+        impl(detail::impl_of(c).shared_from_this()),
         lease(id),
         schedule(settings, granted_at),
         renew_timer(impl->executor),

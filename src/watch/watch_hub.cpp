@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "coordination/error.hpp"
 #include "detail/cancelled.hpp"
@@ -100,7 +101,7 @@ asio::awaitable<watch_stream> watch_hub::watch(std::string key, std::string rang
   w->signal.expires_at(clock::time_point::max());
   if (w->phase == watch_phase::ended && w->batches.empty())
     throw coordination_error(w->end_code, w->end_message);
-  co_return watch_stream(std::move(w));
+  co_return detail::access::make_watch_stream(std::move(w));
 }
 
 namespace {

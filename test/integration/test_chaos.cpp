@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/lock.hpp"
@@ -199,7 +200,7 @@ BOOST_AUTO_TEST_CASE(leader_killed_during_mixed_writes_loses_no_acknowledged_wri
                       code != error::outcome_unknown)
                     r.wrong.push_back(std::string("unexpected error: ") + failure->what());
                 }
-                r.failovers = c.impl().transport.stats().failovers;
+                r.failovers = coordination::detail::impl_of(c).transport.stats().failovers;
               },
               [&](std::exception_ptr e) {
                 report_failure(e, "a writer");
@@ -311,7 +312,7 @@ BOOST_AUTO_TEST_CASE(paused_member_strands_no_request_and_watches_deliver_exactl
             io,
             [&]() -> asio::awaitable<void> {
               while (phase.load() < 2) co_await sleep_for(10ms);
-              auto st = watcher.impl().hub().stats();
+              auto st = coordination::detail::impl_of(watcher).hub().stats();
               moved_before_resume = st.link_failures + st.leaderless_endpoints;
             },
             asio::detached);

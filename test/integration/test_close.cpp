@@ -1,6 +1,7 @@
 // close() ends every background coroutine of a client: io_context::run() returns within
 // milliseconds after client::close() / coordinator::close() with locks, elections,
 // registrations, discovery caches and watches in use, also after a session loss.
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/coordinator.hpp"
@@ -136,8 +137,9 @@ BOOST_AUTO_TEST_CASE(a_watch_between_streams_ends_when_the_client_closes) {
     client c(io.get_executor(), config_for(cluster.client_urls()));
     auto w = co_await c.watch_prefix("/close-between/");
     cluster.kill(0);
-    co_await eventually([&] { return c.impl().hub().stats().link_failures >= 2; }, 10s,
-                        "the watch stream broke and its re-creation failed", 5ms);
+    co_await eventually(
+        [&] { return coordination::detail::impl_of(c).hub().stats().link_failures >= 2; }, 10s,
+        "the watch stream broke and its re-creation failed", 5ms);
     c.close();
     auto t0 = steady::now();
     std::string how;

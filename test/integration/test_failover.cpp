@@ -3,6 +3,7 @@
 
 #include <sys/socket.h>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "common.hpp"
 
@@ -21,7 +22,7 @@ BOOST_AUTO_TEST_CASE(skips_a_dead_endpoint) {
     auto key = unique_prefix("skip") + "k";
     co_await c.put(key, "v");  // a write: the dead endpoint never got it, so resending is safe
     BOOST_TEST((co_await c.get(key))->value == "v");
-    BOOST_TEST(c.impl().transport.stats().failovers >= 1u);
+    BOOST_TEST(coordination::detail::impl_of(c).transport.stats().failovers >= 1u);
   });
 }
 
@@ -72,7 +73,7 @@ BOOST_AUTO_TEST_CASE(a_hanging_connect_is_cut_at_dial_timeout) {
     auto start = std::chrono::steady_clock::now();
     co_await c.get("k");
     BOOST_TEST((std::chrono::steady_clock::now() - start < 5s));  // not the kernel's ~2 min
-    BOOST_TEST(c.impl().transport.stats().failovers >= 1u);
+    BOOST_TEST(coordination::detail::impl_of(c).transport.stats().failovers >= 1u);
 
     auto only_hung = config_for({url});
     only_hung.dial_timeout = 500ms;
@@ -109,14 +110,16 @@ BOOST_AUTO_TEST_CASE(moves_to_the_next_member_when_one_is_killed) {
         client c(io.get_executor(), config_for(eps));
         auto p = unique_prefix("kill");
         co_await c.put(p + "before", "1");
-        BOOST_TEST(c.impl().transport.current_endpoint() == cluster.client_url(follower));
+        BOOST_TEST(coordination::detail::impl_of(c).transport.current_endpoint() ==
+                   cluster.client_url(follower));
 
         // A follower dies: writes and reads carry on through the others, nothing lost, no error.
         cluster.kill(follower);
         for (int i = 0; i < 20; ++i) co_await c.put(p + "f" + std::to_string(i), "v");
-        BOOST_TEST(c.impl().transport.current_endpoint() != cluster.client_url(follower));
+        BOOST_TEST(coordination::detail::impl_of(c).transport.current_endpoint() !=
+                   cluster.client_url(follower));
         BOOST_TEST((co_await c.get_prefix(p)).count == 21);
-        BOOST_TEST(c.impl().transport.stats().failovers >= 1u);
+        BOOST_TEST(coordination::detail::impl_of(c).transport.stats().failovers >= 1u);
         cluster.restart(follower);
         BOOST_TEST((co_await c.status(cluster.client_url(follower))).version.starts_with("3."));
 

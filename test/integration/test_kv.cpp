@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/with_timeout.hpp"
@@ -313,7 +314,8 @@ BOOST_AUTO_TEST_CASE(concurrent_calls_share_a_bounded_pool) {
     for (int i = 0; i < 100; ++i)
       asio::co_spawn(ex, c.put(p + std::to_string(i), "v"), [&](std::exception_ptr e, put_result) {
         BOOST_TEST(!e);
-        most_open = std::max(most_open, c.impl().transport.open_connections());
+        most_open =
+            std::max(most_open, coordination::detail::impl_of(c).transport.open_connections());
         if (++done == 100) all_done.cancel();
       });
     co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -4,6 +4,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/lock.hpp"
@@ -161,8 +162,8 @@ BOOST_AUTO_TEST_CASE(a_watch_that_failed_to_start_strands_no_later_waiter) {
     proxy.hold_watch_streams(false);
     co_await expect_keys(a, name + "/", 1);  // the failed waiter's key is gone
     // (and the stream held by the proxy has been given up: new watches get a new one)
-    co_await eventually([&] { return b.impl().hub().stats().links == 0; }, 10s,
-                        "client b gave the held stream up");
+    co_await eventually([&] { return coordination::detail::impl_of(b).hub().stats().links == 0; },
+                        10s, "client b gave the held stream up");
     std::optional<lock_handle> second;
     std::string second_error;
     bool second_done = false;

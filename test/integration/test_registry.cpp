@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/registry.hpp"
@@ -422,7 +423,7 @@ BOOST_AUTO_TEST_CASE(a_thousand_services_share_a_few_watch_connections) {
         for (int k = 0; k < 1000; ++k) co_await reg.discover("s-" + std::to_string(k));
         BOOST_TEST(reg.stats().cached_services == 1000u);
         BOOST_TEST(reg.stats().cached_instances == 1u);
-        auto hub = c.impl().hub().stats();
+        auto hub = coordination::detail::impl_of(c).hub().stats();
         BOOST_TEST(hub.watches >= 1000u);
         BOOST_TEST(hub.links <= 2u, hub.links << " watch connections");
         BOOST_TEST(reg.cached("s-7")->size() == 1u);

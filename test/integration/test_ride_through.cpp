@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "common.hpp"
 #include "support/process.hpp"
@@ -133,7 +134,7 @@ BOOST_AUTO_TEST_CASE(a_member_paused_under_a_client_is_passed_then_used_again) {
         cfg.probe_timeout = 300ms;
         client c(io.get_executor(), cfg);
         client w(io.get_executor(), cfg);  // for the write: it must be sent to the paused member
-        auto& t = c.impl().transport;
+        auto& t = coordination::detail::impl_of(c).transport;
         auto key = unique_prefix("ride-under") + "k";
         co_await c.put(key, "1");
         co_await w.get(key);  // a proven connection to the member

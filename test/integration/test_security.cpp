@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/with_timeout.hpp"
@@ -121,7 +122,7 @@ BOOST_AUTO_TEST_CASE(user_and_password_auth) {
         co_await t.async_wait(asio::use_awaitable);
         co_await c.put("/app/x", "2");
         BOOST_TEST((co_await c.get("/app/x"))->value == "2");
-        BOOST_TEST(c.impl().transport.stats().reauthentications >= 1u);
+        BOOST_TEST(coordination::detail::impl_of(c).transport.stats().reauthentications >= 1u);
         // Watches work with auth: over the POST form, since etcd 3.4's WebSocket proxy passes
         // no token (automatic picks POST; websocket is refused, then falls back to POST).
         for (auto mode : {watch_transport::automatic, watch_transport::websocket}) {
@@ -132,7 +133,7 @@ BOOST_AUTO_TEST_CASE(user_and_password_auth) {
           auto r = co_await wc.put("/app/w", "seen");
           auto b = co_await with_timeout(w.next(), 10s);
           BOOST_TEST(b.events.at(0).kv.mod_revision == r.header.revision);
-          BOOST_TEST(wc.impl().hub().stats().post_form);
+          BOOST_TEST(coordination::detail::impl_of(wc).hub().stats().post_form);
         }
       },
       60s);

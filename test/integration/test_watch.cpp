@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "common.hpp"
 #include "coordination/with_timeout.hpp"
@@ -109,7 +110,7 @@ BOOST_AUTO_TEST_CASE(a_thousand_watches_share_one_connection) {
         const int n = 1000;
         std::vector<watch_stream> ws;
         for (int i = 0; i < n; ++i) ws.push_back(co_await c.watch(p + std::to_string(i)));
-        auto stats = c.impl().hub().stats();
+        auto stats = coordination::detail::impl_of(c).hub().stats();
         BOOST_TEST(stats.links == 1u);
         BOOST_TEST(stats.watches == static_cast<std::size_t>(n));
         for (int i = 0; i < n; ++i) co_await c.put(p + std::to_string(i), std::to_string(i));
@@ -129,8 +130,9 @@ BOOST_AUTO_TEST_CASE(a_thousand_watches_share_one_connection) {
           BOOST_TEST(b.events[0].kv.value == "again");
           BOOST_TEST(ws[i].queued_events() == 0u);
         }
-        BOOST_TEST(c.impl().hub().stats().watches == static_cast<std::size_t>(n / 2));
-        BOOST_TEST(c.impl().hub().stats().links == 1u);
+        BOOST_TEST(coordination::detail::impl_of(c).hub().stats().watches ==
+                   static_cast<std::size_t>(n / 2));
+        BOOST_TEST(coordination::detail::impl_of(c).hub().stats().links == 1u);
       },
       120s);
 }
@@ -208,7 +210,8 @@ BOOST_AUTO_TEST_CASE(fragmented_revisions_arrive_whole) {
           BOOST_TEST(e.kv.mod_revision == d.header.revision);
           BOOST_TEST(e.prev_kv->value.size() == big.size());
         }
-        BOOST_TEST(c.impl().hub().stats().fragments >= 1u);  // etcd did split it
+        BOOST_TEST(coordination::detail::impl_of(c).hub().stats().fragments >=
+                   1u);  // etcd did split it
       },
       60s);
 }
@@ -287,9 +290,10 @@ void exactly_once_across_restart(watch_transport mode) {
           for (auto& e : b.events) history.push_back(e.kv.mod_revision);
         }
         BOOST_TEST((history == seen));
-        BOOST_TEST(c.impl().hub().stats().link_failures >= 1u);
-        BOOST_TEST(c.impl().hub().stats().resumed_watches >= 1u);
-        BOOST_TEST(c.impl().hub().stats().post_form == (mode == watch_transport::post));
+        BOOST_TEST(coordination::detail::impl_of(c).hub().stats().link_failures >= 1u);
+        BOOST_TEST(coordination::detail::impl_of(c).hub().stats().resumed_watches >= 1u);
+        BOOST_TEST(coordination::detail::impl_of(c).hub().stats().post_form ==
+                   (mode == watch_transport::post));
       },
       240s);
   if (chaos.joinable()) chaos.join();
@@ -311,7 +315,7 @@ BOOST_AUTO_TEST_CASE(post_form_routes_and_cancels) {
     auto p = unique_prefix("post");
     std::vector<watch_stream> ws;
     for (int i = 0; i < 50; ++i) ws.push_back(co_await c.watch(p + std::to_string(i)));
-    BOOST_TEST(c.impl().hub().stats().post_form);
+    BOOST_TEST(coordination::detail::impl_of(c).hub().stats().post_form);
     for (int i = 0; i < 50; i += 2) ws[i].cancel();
     for (int i = 0; i < 50; ++i) co_await c.put(p + std::to_string(i), std::to_string(i));
     for (int i = 1; i < 50; i += 2) {
@@ -320,7 +324,7 @@ BOOST_AUTO_TEST_CASE(post_form_routes_and_cancels) {
       BOOST_TEST(b.events[0].kv.key == p + std::to_string(i));
     }
     for (int i = 0; i < 50; i += 2) BOOST_TEST(ws[i].queued_events() == 0u);
-    BOOST_TEST(c.impl().hub().stats().links <= 16u);
+    BOOST_TEST(coordination::detail::impl_of(c).hub().stats().links <= 16u);
   });
 }
 
@@ -342,9 +346,10 @@ BOOST_AUTO_TEST_CASE(leaderless_member_loses_its_streams) {
         // stays open (the proxy cannot pass Hasleader), so the hub's probe must notice.
         cluster.kill(1);
         cluster.kill(2);
-        co_await eventually([&] { return c.impl().hub().stats().leaderless_endpoints > 0; }, 20s,
-                            "the probe finding the leaderless member", 100ms);
-        BOOST_TEST(c.impl().hub().stats().link_failures >= 1u);
+        co_await eventually(
+            [&] { return coordination::detail::impl_of(c).hub().stats().leaderless_endpoints > 0; },
+            20s, "the probe finding the leaderless member", 100ms);
+        BOOST_TEST(coordination::detail::impl_of(c).hub().stats().link_failures >= 1u);
         cluster.restart_members({1, 2});
         std::int64_t last = 0;
         for (;;) {

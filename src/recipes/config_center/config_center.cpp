@@ -1,4 +1,5 @@
 #include "coordination/config_center.hpp"
+#include "client/access.hpp"
 
 #include <cstdio>
 #include <random>
@@ -131,7 +132,7 @@ asio::awaitable<config_change> config_watch::next() {
 }
 
 config_center::config_center(client& c, config_center_options options)
-    : client_(c.impl().shared_from_this()), options_(std::move(options)) {
+    : client_(detail::access::share(c)), options_(std::move(options)) {
   options_.validate();
   if (options_.meta_prefix.empty()) options_.meta_prefix = derived(options_.prefix, ".meta/");
   if (options_.history_prefix.empty())
@@ -172,7 +173,7 @@ asio::awaitable<snapshot> read_snapshot(client& c, const config_center_options& 
   if (with_history) t.success.push_back(range_op{o.history_prefix + key, range_options()});
   auto r = co_await c.txn(std::move(t));
   snapshot s;
-  auto& log = *c.impl().log;
+  auto& log = *detail::impl_of(c).log;
   s.revision = r.header.revision;
   s.value = first(r.responses.at(0));
   s.meta = parse_json(first(r.responses.at(1)), json::object(), log);
@@ -235,7 +236,7 @@ asio::awaitable<config_value> config_center::set(std::string key, std::string va
     for (auto& [k, v] : *options.metadata) new_metadata[k] = v;
     detail::dump_json(new_metadata, "metadata");
   }
-  detail::span_scope span(client_.impl().tracer, "config.set");
+  detail::span_scope span(detail::impl_of(client_).tracer, "config.set");
   span.attr("key", key);
   try {
     // Names this write in the metadata, so that a write whose answer was lost (or that a
@@ -310,7 +311,7 @@ asio::awaitable<config_value> config_center::set(std::string key, std::string va
 asio::awaitable<void> config_center::remove(std::string key,
                                             std::optional<std::int64_t> expected_version) {
   detail::check_key(key, "config key");
-  detail::span_scope span(client_.impl().tracer, "config.remove");
+  detail::span_scope span(detail::impl_of(client_).tracer, "config.remove");
   span.attr("key", key);
   try {
     bool sent = false;
@@ -373,7 +374,7 @@ asio::awaitable<std::vector<config_value>> config_center::list(std::string prefi
     auto key = kv.key.substr(options_.prefix.size());
     json meta = json::object();
     if (auto it = meta_of.find(key); it != meta_of.end())
-      meta = parse_json(*it->second, json::object(), *client_.impl().log);
+      meta = parse_json(*it->second, json::object(), *detail::impl_of(client_).log);
     out.push_back(to_value(key, kv, meta));
   }
   co_return out;
@@ -383,7 +384,7 @@ asio::awaitable<std::vector<config_history_entry>> config_center::history(std::s
                                                                           std::size_t limit) {
   detail::check_key(key, "config key");
   auto kv = co_await client_.get(options_.history_prefix + key);
-  auto h = parse_json(kv, json::array(), *client_.impl().log);
+  auto h = parse_json(kv, json::array(), *detail::impl_of(client_).log);
   std::vector<config_history_entry> out;
   for (auto& e : h) {
     if (limit && out.size() >= limit) break;

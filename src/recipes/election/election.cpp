@@ -1,4 +1,5 @@
 #include "coordination/election.hpp"
+#include "client/access.hpp"
 
 #include "recipes/lock/lock_recipe.hpp"
 
@@ -63,7 +64,8 @@ asio::awaitable<void> leadership::resign() {
 }
 
 leader_observer::leader_observer(client& c, std::string name)
-    : client_(std::make_unique<client>(c.impl().shared_from_this())), name_(std::move(name)) {
+    : client_(std::make_unique<client>(detail::access::share(c))),
+      name_(std::move(name)) {
   check_name(name_);
 }
 
@@ -139,7 +141,7 @@ leader_observer observe_leader(client& c, std::string name) {
   return leader_observer(c, std::move(name));
 }
 
-elector::elector(session& s) : session_(s.state()) {}
+elector::elector(session& s) : session_(detail::access::state(s)) {}
 
 asio::awaitable<leadership> elector::campaign(std::string name, std::string value) {
   check_name(name);

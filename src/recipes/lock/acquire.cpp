@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <cstdio>
 
+#include "client/access.hpp"
 #include "detail/cancelled.hpp"
 #include "recipes/lock/lock_internal.hpp"
 #include "recipes/lock/lock_recipe.hpp"
@@ -185,7 +186,7 @@ lock_handle make_handle(std::shared_ptr<session_state> s, std::shared_ptr<name_g
   // The key watch that notices a deletion by someone else starts with the first wait_lost():
   // an uncontended lock + release stays two round trips.
   h->watch_from = seen_revision + 1;
-  return lock_handle(std::move(h));
+  return access::make_lock_handle(std::move(h));
 }
 
 enum class lock_kind { read, write, semaphore };
@@ -271,7 +272,7 @@ using detail::clock;
 namespace asio = boost::asio;
 
 locker::locker(session& s, locker_options options)
-    : session_(s.state()),
+    : session_(detail::access::state(s)),
       options_(options),
       reentrant_(std::make_shared<std::map<std::string, std::weak_ptr<detail::held_lock>>>()) {}
 
@@ -281,14 +282,14 @@ asio::awaitable<lock_handle> locker::lock(std::string name) {
     if (it != reentrant_->end()) {
       if (auto h = it->second.lock(); h && !h->released && !h->lost) {
         ++h->count;
-        co_return lock_handle(h);
+        co_return detail::access::make_lock_handle(h);
       }
     }
   }
   auto handle = co_await acquire(name, true, session_);
   if (options_.reentrant) {
-    handle.state()->reentrant = reentrant_;
-    (*reentrant_)[name] = handle.state();
+    detail::access::state(handle)->reentrant = reentrant_;
+    (*reentrant_)[name] = detail::access::state(handle);
   }
   co_return handle;
 }
@@ -302,13 +303,13 @@ asio::awaitable<lock_handle> locker::lock(std::string name, std::chrono::seconds
   auto own = co_await session::create(*session_->owner, so);
   std::exception_ptr failure;
   try {
-    auto handle = co_await acquire(name, true, own.state());
-    handle.state()->own_session.emplace(std::move(own));
+    auto handle = co_await acquire(name, true, detail::access::state(own));
+    detail::access::state(handle)->own_session.emplace(std::move(own));
     co_return handle;
   } catch (...) {
     failure = std::current_exception();
   }
-  own.state()->close_in_background();  // (this call has failed: no need to wait)
+  detail::access::state(own)->close_in_background();  // (this call has failed: no need to wait)
   std::rethrow_exception(failure);
 }
 

@@ -1,5 +1,6 @@
 #include <boost/asio/co_spawn.hpp>
 
+#include "client/access.hpp"
 #include "recipes/lock/lock_internal.hpp"
 #include "recipes/lock/lock_recipe.hpp"
 
@@ -46,7 +47,7 @@ using detail::clock;
 namespace asio = boost::asio;
 
 tracer* detail::tracer_of(const lock_handle& h) {
-  return h.state() ? h.state()->session->impl->tracer : nullptr;
+  return detail::access::state(h) ? detail::access::state(h)->session->impl->tracer : nullptr;
 }
 
 lock_handle::lock_handle() = default;
@@ -171,7 +172,7 @@ asio::awaitable<void> lock_handle::release() {
     // co_await would only throw there).
     auto state = co_await asio::this_coro::cancellation_state;
     if (state.cancelled() != asio::cancellation_type::none) {
-      h->own_session->state()->close_in_background();
+      detail::access::state(*h->own_session)->close_in_background();
     } else {
       try {
         co_await h->own_session->close();

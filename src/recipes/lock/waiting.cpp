@@ -1,5 +1,6 @@
 #include <optional>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "detail/cancelled.hpp"
 #include "recipes/lock/lock_internal.hpp"
@@ -72,7 +73,7 @@ asio::awaitable<void> pump_deletions(std::shared_ptr<prefix_deletions> pd,
 // Waits for the deletion of `key` (under `prefix`), which existed at revision `at`.
 asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& prefix,
                                              const std::string& key, std::int64_t at) {
-  auto& impl = c.impl();
+  auto& impl = detail::impl_of(c);
   auto& slot = impl.extension<deletion_streams>().by_prefix[prefix];
   auto pd = slot;
   if (!pd || pd->index.failed()) {
@@ -123,7 +124,7 @@ asio::awaitable<std::int64_t> await_deletion(client& c, const std::string& prefi
 // that stream cannot tell (absent, failed, not covering that span, or not that far yet).
 std::optional<bool> deleted_since(client& c, const std::string& prefix, const std::string& key,
                                   std::int64_t at, std::int64_t upto) {
-  auto& streams = c.impl().extension<deletion_streams>().by_prefix;
+  auto& streams = detail::impl_of(c).extension<deletion_streams>().by_prefix;
   auto it = streams.find(prefix);
   if (it == streams.end()) return std::nullopt;
   auto pd = it->second;

@@ -1,4 +1,5 @@
 #include "coordination/registry.hpp"
+#include "client/access.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -116,7 +117,7 @@ asio::awaitable<service_info> service_registry::register_service(service_info in
     if (k.empty()) throw coordination_error(error::invalid_argument, "metadata: empty key");
   detail::dump_json(detail::encode_record(info, ttl, {}), "metadata");  // must be UTF-8
 
-  detail::span_scope span(self->owner.impl().tracer, "registry.register");
+  detail::span_scope span(detail::impl_of(self->owner).tracer, "registry.register");
   span.attr("name", info.name).attr("instance", info.instance_id);
   try {
     auto* s = co_await self->session_for(ttl);
@@ -144,8 +145,8 @@ asio::awaitable<service_info> service_registry::register_service(service_info in
       old->second->stop();
     self->registrations[key] = reg;
     if (self->options.enable_health_check)
-      self->owner.impl().tasks.spawn("health check of " + key,
-                                     detail::registry_state::check_loop(self, reg));
+      detail::impl_of(self->owner)
+          .tasks.spawn("health check of " + key, detail::registry_state::check_loop(self, reg));
     span.ok();
     co_return reg->info;
   } catch (...) {
@@ -166,7 +167,7 @@ asio::awaitable<void> service_registry::deregister(std::string name, std::string
     self->registrations.erase(it);
     own = true;
   }
-  detail::span_scope span(self->owner.impl().tracer, "registry.deregister");
+  detail::span_scope span(detail::impl_of(self->owner).tracer, "registry.deregister");
   span.attr("name", name).attr("instance", instance_id);
   try {
     auto r = co_await self->owner.del(key);
@@ -215,7 +216,7 @@ asio::awaitable<service_watch> service_registry::watch(std::string name) {
   auto sub = std::make_shared<detail::service_subscriber>(self->executor);
   sub->queue.push_back(c->all);
   c->subscribers.push_back(sub);
-  co_return service_watch(std::move(sub));
+  co_return detail::access::make_service_watch(std::move(sub));
 }
 
 asio::awaitable<service_info> service_registry::pick(std::string name, pick_strategy strategy) {
@@ -244,7 +245,7 @@ asio::awaitable<service_connection> service_registry::connect(std::string name,
       auto sock =
           co_await detail::connect_to(self->executor, pick.address, self->options.connect_timeout);
       c->lb.opened(pick.instance_id);
-      co_return service_connection(std::move(sock), pick, c);
+      co_return detail::access::make_service_connection(std::move(sock), pick, c);
     } catch (const std::exception& e) {
       detail::rethrow_if_cancelled(e);
       last_error = pick.instance_id + " (" + pick.address + "): " + e.what();
@@ -310,7 +311,7 @@ asio::awaitable<void> service_registry::close() {
   self->shutdown();
   for (auto& [key, reg] : regs) {
     try {
-      co_await detail::delete_own_key(self->owner.impl(), key);  // our own registration
+      co_await detail::delete_own_key(detail::impl_of(self->owner), key);  // our own registration
     } catch (const std::exception& e) {
       detail::rethrow_if_cancelled(e);
       self->log().info("coordination: deregistering {} failed: {}", key, e.what());

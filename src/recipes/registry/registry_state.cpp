@@ -1,4 +1,5 @@
 #include "recipes/registry/registry_state.hpp"
+#include "client/access.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <nlohmann/json.hpp>
@@ -59,8 +60,8 @@ void registry_state::lease_lost(std::chrono::seconds ttl) {
   slot.recovering = true;
   log().warn("coordination: registry lease ({} s TTL) lost; registering its instances again",
              ttl.count());
-  owner.impl().tasks.spawn("registering services again after a lease loss",
-                           recover(shared_from_this(), ttl));
+  detail::impl_of(owner).tasks.spawn("registering services again after a lease loss",
+                                     recover(shared_from_this(), ttl));
 }
 
 asio::awaitable<void> registry_state::recover(std::shared_ptr<registry_state> self,
@@ -213,9 +214,9 @@ std::shared_ptr<service_cache> registry_state::cache_for(const std::string& name
         executor, balancer::options{options.errors_before_down, options.down_period});
     slot->name = name;
     slot->prefix = service_prefix(name);
-    slot->metrics = owner.impl().metrics.get();
-    if (!owner.impl().tasks.spawn("discovery cache of service " + name,
-                                  cache_loop(shared_from_this(), slot)))
+    slot->metrics = detail::impl_of(owner).metrics.get();
+    if (!detail::impl_of(owner).tasks.spawn("discovery cache of service " + name,
+                                            cache_loop(shared_from_this(), slot)))
       slot->stop();  // the client is closed
   }
   return slot;

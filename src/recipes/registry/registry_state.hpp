@@ -15,6 +15,7 @@
 #include <random>
 #include <set>
 
+#include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "coordination/registry.hpp"
 #include "coordination/session.hpp"
@@ -129,7 +130,7 @@ asio::awaitable<tcp::socket> connect_to(asio::any_io_executor ex, const std::str
 
 struct registry_state : std::enable_shared_from_this<registry_state> {
   registry_state(client& c, registry_options o)
-      : owner(c.impl().shared_from_this()),
+      : owner(detail::access::share(c)),
         executor(c.get_executor()),
         options(std::move(o)),
         rng(std::random_device{}()) {}
@@ -144,7 +145,7 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
   registry_stats counters;
   bool closed = false;
 
-  spdlog::logger& log() { return *owner.impl().log; }
+  spdlog::logger& log() { return *detail::impl_of(owner).log; }
   std::string service_prefix(const std::string& name) const { return options.prefix + name + "/"; }
   std::string key_of(const std::string& name, const std::string& id) const {
     return service_prefix(name) + id;
