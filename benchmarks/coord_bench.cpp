@@ -1,6 +1,5 @@
 // coord-bench: load generator and latency meter for the coordination library against a real etcd.
 // One JSON object per run with --json; a progress line on a terminal; a summary otherwise.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <prometheus/registry.h>
@@ -30,6 +29,7 @@
 
 #include "client/access.hpp"
 #include "client/client_impl.hpp"
+#include "measure.hpp"
 
 namespace asio = boost::asio;
 using namespace coordination;
@@ -38,6 +38,10 @@ using clock_type = std::chrono::steady_clock;
 using nlohmann::json;
 
 namespace {
+
+using bench::cpu_seconds;
+using bench::percentile;
+using bench::rss_kib;
 
 struct options {
   std::string endpoints;
@@ -61,27 +65,6 @@ struct result {
   double seconds = 0;
   json extra = json::object();
 };
-
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-long rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
-}
-
-std::int64_t percentile(std::vector<std::int64_t>& v, double p) {
-  if (v.empty()) return 0;
-  auto idx = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(idx), v.end());
-  return v[idx];
-}
 
 std::int64_t micros(clock_type::duration d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
