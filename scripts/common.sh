@@ -12,6 +12,9 @@ PACKAGES=(g++ cmake ninja-build pkgconf libboost1.81-dev libboost-test1.81-dev n
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# select_etcd VERSION: which etcd the tests and the demo start.
+source "$ROOT/scripts/etcd_versions.sh"
+
 as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }

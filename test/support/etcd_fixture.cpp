@@ -90,6 +90,20 @@ std::string unique_token() {
   return os.str();
 }
 
+// $COORD_ETCD_BIN when set (scripts/test.sh --etcd 3.5 sets it), else "etcd" from PATH; etcdctl
+// from the same directory when that has one.
+std::string etcd_binary() {
+  const char* bin = std::getenv("COORD_ETCD_BIN");
+  return bin && *bin ? bin : "etcd";
+}
+
+std::string etcdctl_binary() {
+  const char* bin = std::getenv("COORD_ETCD_BIN");
+  if (!bin || !*bin) return "etcdctl";
+  auto ctl = fs::path(bin).parent_path() / "etcdctl";
+  return fs::exists(ctl) ? ctl.string() : "etcdctl";
+}
+
 std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   std::string out;
   for (std::size_t k = 0; k < parts.size(); ++k) {
@@ -305,7 +319,7 @@ std::vector<std::string> etcd_cluster::member_command(int i) const {
   auto peer_url = [this](int k) { return "http://127.0.0.1:" + std::to_string(at(k).peer_port); };
   std::vector<std::string> initial;
   for (int k = 0; k < size(); ++k) initial.push_back("m" + std::to_string(k) + "=" + peer_url(k));
-  std::vector<std::string> cmd = {"etcd",
+  std::vector<std::string> cmd = {etcd_binary(),
                                   "--name=m" + std::to_string(i),
                                   "--data-dir=" + data_dir(i),
                                   "--listen-client-urls=" + client_url(i),
@@ -432,7 +446,7 @@ std::string etcd_cluster::log_tail(int i) const {
 }
 
 std::vector<std::string> etcd_cluster::etcdctl_args(int i) const {
-  std::vector<std::string> args = {"etcdctl", "--endpoints=" + client_url(i)};
+  std::vector<std::string> args = {etcdctl_binary(), "--endpoints=" + client_url(i)};
   if (opts_.tls) {
     args.push_back("--cacert=" + opts_.tls->ca);
     args.push_back("--cert=" + opts_.tls->client_cert);
