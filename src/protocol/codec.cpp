@@ -348,7 +348,9 @@ watch_message decode_watch_message(std::string_view body) {
     if (auto e = member_of(j, "error")) {
       if (e->is_object()) {
         m.stream_error = text(*e, "message");
-        m.stream_error_code = static_cast<int>(i64(*e, "grpc_code"));
+        // (3.4/3.5: grpc_code, next to http_code; 3.6: code)
+        const char* code_key = member_of(*e, "grpc_code") ? "grpc_code" : "code";
+        m.stream_error_code = static_cast<int>(i64(*e, code_key));
       } else {
         m.stream_error = text_of(*e);
       }

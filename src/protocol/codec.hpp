@@ -49,7 +49,8 @@ struct watch_create {
 };
 std::string encode_watch_create(const watch_create& w);
 std::string encode_watch_cancel(std::int64_t watch_id);
-std::string encode_watch_progress();
+// (No progress_request: from 3.4.25/3.5.8 etcd drops it silently while a watcher on the stream
+// is unsynced, so nothing may wait for its answer; the library never sends one.)
 
 struct watch_event_wire {
   bool is_delete = false;

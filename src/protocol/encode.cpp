@@ -236,8 +236,4 @@ std::string encode_watch_cancel(std::int64_t watch_id) {
   return writer().raw("cancel_request", writer().number("watch_id", watch_id).done()).done();
 }
 
-std::string encode_watch_progress() {
-  return R"({"progress_request":{}})";
-}
-
 }  // namespace coordination::detail

@@ -17,13 +17,15 @@ mapped_error map_gateway_error(unsigned http_status, std::string_view body) {
   mapped_error out;
   auto parsed = nlohmann::json::parse(body, nullptr, false);
   // The streaming endpoints (lease keep-alive, watch over POST) wrap their error:
-  // {"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader",...}}.
+  // {"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader",...}} (3.4, 3.5;
+  // grpc-gateway v1), {"error":{"code":14,"message":"etcdserver: no leader"}} (3.6; v2).
   if (!parsed.is_discarded() && parsed.is_object() && !parsed.contains("code") &&
       parsed.contains("error") && parsed["error"].is_object()) {
     auto inner = parsed["error"];
-    if (inner.contains("grpc_code") && inner["grpc_code"].is_number_integer()) {
+    const char* code_key = inner.contains("grpc_code") ? "grpc_code" : "code";
+    if (inner.contains(code_key) && inner[code_key].is_number_integer()) {
       nlohmann::json flat;
-      flat["code"] = inner["grpc_code"];
+      flat["code"] = inner[code_key];
       if (inner.contains("message")) flat["message"] = inner["message"];
       parsed = std::move(flat);
     }
