@@ -30,13 +30,20 @@ fetch_debian_etcd() {
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs"
   local opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o "Dir::Etc::sourceparts=/nonexistent"
               -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
-              -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
-  [[ $(id -u) -eq 0 ]] || opts=("${opts[@]:0:10}")  # (no sandbox user to drop to without root)
+              -o "Debug::NoLocking=1" -o "Acquire::Check-Valid-Until=false"
+              -o "Acquire::Check-Date=false" -o "APT::Sandbox::User=root")
+  # (Check-Valid-Until and Check-Date off: a mirror that serves a dated snapshot of Debian has a
+  # Release file past its Valid-Until; its signature is still checked. No sandbox user to drop
+  # to without root.)
+  [[ $(id -u) -eq 0 ]] || opts=("${opts[@]:0:14}")
   for suite in sid trixie; do
     echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main" \
       >"$apt_dir/sources.list"
     log "looking for etcd $want in Debian $suite (private apt configuration under $apt_dir)"
-    apt-get "${opts[@]}" -q update >/dev/null
+    if ! apt-get "${opts[@]}" -q update >/dev/null; then
+      log "apt-get update of $suite failed (see above)"
+      continue
+    fi
     version=$(apt-cache "${opts[@]}" madison etcd-server | awk -v w="$want." \
       'index($3, w) == 1 {print $3; exit}')
     [[ -n $version ]] && break

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "client/client_impl.hpp"
 #include "protocol/codec.hpp"
 
@@ -290,12 +292,28 @@ asio::awaitable<member_list_result> client::member_list() {
 asio::awaitable<std::vector<std::string>> client::refresh_endpoints() {
   auto self = impl_;
   auto members = co_await member_list();
-  std::vector<std::string> urls;
+  std::vector<std::string> advertised;
   for (auto& m : members.members)
     if (!m.is_learner)
-      for (auto& u : m.client_urls) urls.push_back(u);
-  if (urls.empty())
+      for (auto& u : m.client_urls) advertised.push_back(u);
+  if (advertised.empty())
     throw coordination_error(error::protocol_error, "member list has no client URLs");
+  // Only URLs that answer HTTP: with --listen-client-http-urls the members advertise their
+  // gRPC-only URLs, which close HTTP/1.1 connections. The current endpoints that still answer
+  // stay (they may be such HTTP listeners); a member removed from the cluster stops answering.
+  auto current = self->transport.endpoints();
+  std::vector<std::string> urls;
+  for (auto* list : {&advertised, &current}) {
+    for (auto& u : *list) {
+      if (std::find(urls.begin(), urls.end(), u) != urls.end()) continue;
+      bool answers = co_await self->transport.answers_http(u);  // (no co_await inside &&)
+      if (answers) urls.push_back(u);
+    }
+  }
+  if (urls.empty())
+    throw coordination_error(error::unavailable,
+                             "refresh_endpoints: neither the members' client URLs nor the current "
+                             "endpoints answer HTTP; endpoints kept");
   self->transport.set_endpoints(urls);
   co_return self->transport.endpoints();
 }

@@ -55,6 +55,11 @@ class http_transport {
                                               clock::time_point deadline);
 
   std::vector<std::string> endpoints() const;
+  // Whether `url` answers HTTP/1.1 (GET /version within probe_timeout) on a connection of its
+  // own. A gRPC-only listener (--listen-client-urls next to --listen-client-http-urls, etcd
+  // 3.4.25+/3.5.8+/3.6) closes it instead. Throws invalid_argument for a bad URL, cancelled when
+  // the caller cancels.
+  boost::asio::awaitable<bool> answers_http(const std::string& url);
   // Replaces the endpoint list (keeps the pools of endpoints that stay).
   void set_endpoints(const std::vector<std::string>& urls);
   std::string current_endpoint() const;

@@ -225,6 +225,7 @@ tls_files make_test_pki(const std::string& dir_arg) {
 struct etcd_cluster::member {
   int client_port = 0;
   int peer_port = 0;
+  int grpc_port = 0;  // separate_http_listener only
   std::mutex mu;
   std::condition_variable cv;
   bool ready = false;   // guarded by mu
@@ -247,10 +248,11 @@ etcd_cluster::etcd_cluster(int members, etcd_options opts) : opts_(std::move(opt
     for (int attempt = 1; attempt <= start_attempts; ++attempt) {
       // A port picked free may be taken before etcd binds it: on failure
       // start over with new ports, a new token and empty data dirs.
-      std::vector<int> ports = pick_free_ports(2 * members);
+      std::vector<int> ports = pick_free_ports(3 * members);
       for (int i = 0; i < members; ++i) {
-        at(i).client_port = ports[static_cast<std::size_t>(2 * i)];
-        at(i).peer_port = ports[static_cast<std::size_t>(2 * i + 1)];
+        at(i).client_port = ports[static_cast<std::size_t>(3 * i)];
+        at(i).peer_port = ports[static_cast<std::size_t>(3 * i + 1)];
+        at(i).grpc_port = ports[static_cast<std::size_t>(3 * i + 2)];
         std::error_code ec;
         fs::remove_all(data_dir(i), ec);
       }
@@ -315,6 +317,10 @@ std::string etcd_cluster::temp_dir() const {
   return dir_;
 }
 
+std::string etcd_cluster::grpc_url(int i) const {
+  return scheme() + "://127.0.0.1:" + std::to_string(at(i).grpc_port);
+}
+
 std::vector<std::string> etcd_cluster::member_command(int i) const {
   auto peer_url = [this](int k) { return "http://127.0.0.1:" + std::to_string(at(k).peer_port); };
   std::vector<std::string> initial;
@@ -331,6 +337,11 @@ std::vector<std::string> etcd_cluster::member_command(int i) const {
                                   "--initial-cluster-token=" + token_,
                                   "--logger=zap",
                                   "--log-outputs=stderr"};
+  if (opts_.separate_http_listener) {
+    cmd[3] = "--listen-client-urls=" + grpc_url(i);
+    cmd[4] = "--advertise-client-urls=" + grpc_url(i);
+    cmd.push_back("--listen-client-http-urls=" + client_url(i));
+  }
   if (opts_.tls) {
     cmd.push_back("--cert-file=" + opts_.tls->server_cert);
     cmd.push_back("--key-file=" + opts_.tls->server_key);

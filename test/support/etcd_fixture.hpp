@@ -35,6 +35,10 @@ struct etcd_options {
   bool client_cert_auth = false;
   // Appended to every member's etcd command line.
   std::vector<std::string> extra_args;
+  // Separate listeners (etcd 3.4.25+, 3.5.8+, 3.6): client_url(i) is --listen-client-http-urls
+  // (the gateway), and --listen-client-urls is a gRPC-only port of its own (grpc_url(i)), which
+  // is what the member advertises (so the member list names only gRPC URLs).
+  bool separate_http_listener = false;
 };
 
 // An etcd cluster of local processes in a fresh temporary directory.  Members
@@ -54,6 +58,7 @@ class etcd_cluster {
   std::vector<std::string> client_urls() const;  // "http://127.0.0.1:PORT" ("https" with tls)
   std::string client_url(int i) const;
   std::string endpoints_csv() const;  // client_urls() joined with ','
+  std::string grpc_url(int i) const;  // with separate_http_listener: the gRPC-only listener
 
   // Sends `sig` to member i.  For SIGKILL and SIGTERM also waits for the
   // process to exit (SIGTERM is followed by SIGCONT so paused members exit).
