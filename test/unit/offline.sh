@@ -6,6 +6,10 @@
 # the script says the network was not isolated: they never open a socket either way.
 set -u
 bin="$1"
+# The script's own tools (unshare, env) from the system's directories, whatever PATH the caller
+# has (also none, or one without them): only the tests run with PATH=/nonexistent.
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
 if unshare -n true 2>/dev/null; then
   exec unshare -n env PATH=/nonexistent "$bin"
 elif unshare -rn true 2>/dev/null; then
