@@ -7,7 +7,8 @@
 // change while it is suspended, so it is enough that every place where a library call suspends
 // reports the caller's cancellation when it resumes. After that no frame of the library reaches
 // another co_await with the state cancelled (an exception unwinds them). The places:
-//   - http_transport::run: every request to etcd (also when the answer came meanwhile);
+//   - http_transport::run: every request to etcd (also when the answer came meanwhile), and
+//     http_transport::answers_http: refresh_endpoints()' probes;
 //   - wait_signal() below: every wait of a library call on a timer used as a wake-up signal;
 //   - with_timeout() (public header): a deadline over a step the library does not own;
 //   - create_to_the_end() (lock recipes): a request run to its end in a thread of its own.
