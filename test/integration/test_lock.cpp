@@ -57,6 +57,15 @@ BOOST_AUTO_TEST_CASE(lock_try_lock_release_and_tokens) {
       BOOST_TEST(e.code() == error::locked);
     }
     co_await expect_keys(c, name + "/", 1);  // the failed try removed its key
+    // The holder's own session: try_lock fails at once too (it used to queue behind the holder
+    // in the session's local gate until the release).
+    try {
+      co_await with_timeout(la.try_lock(name), 5s);
+      BOOST_FAIL("try_lock on the holder's session took a held lock");
+    } catch (const coordination_error& e) {
+      BOOST_TEST(e.code() == error::locked, e.what());
+    }
+    BOOST_TEST(held.held());
     auto first_token = held.fencing_token();
     co_await held.release();
     BOOST_TEST(!held.held());

@@ -2,7 +2,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <cstdio>
+#include <charconv>
 
 #include "client/access.hpp"
 #include "detail/cancelled.hpp"
@@ -72,9 +72,10 @@ asio::awaitable<std::shared_ptr<name_gate>> enter_gate(session_state& s, const s
 namespace {
 
 std::string hex(std::int64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
-  return buf;
+  char buf[20];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<std::uint64_t>(v), 16);
+  (void)ec;  // (16 hex digits hold any 64-bit value)
+  return std::string(buf, end);
 }
 
 // Deletes the key (if it is still the one created at `token`; token 0: whatever is there, for a
@@ -347,6 +348,14 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
   span_scope span(s->impl->tracer,
                   recipe == std::string_view("election") ? "election.campaign" : "lock.acquire");
   span.attr("name", name).attr("recipe", recipe).attr("wait", wait ? "true" : "false");
+  if (!wait) {
+    // Another coroutine of this session holds the name (or waits for it, or its key is still
+    // being removed): the key in etcd is this session's own, so try_lock must not queue.
+    auto it = s->gates.find(name);
+    if (it != s->gates.end() && !it->second->core.idle())
+      throw coordination_error(error::locked,
+                               "lock " + name + " is held by this session (another caller)");
+  }
   auto gate = co_await detail::enter_gate(*s, name);
   if (s->is_lost || s->stopped) {
     // Lost while queued locally: the key of a predecessor on this session may still be in etcd
