@@ -445,7 +445,18 @@ void watch_hub::on_message(const std::shared_ptr<watch_link>& link, const std::s
     return;
   }
   if (m.stream_error) {
-    if (m.stream_error->find("auth token") != std::string::npos) impl_.transport.drop_token();
+    // Unauthenticated (16): an expired or revoked token; the next stream authenticates again.
+    if (m.stream_error_code == 16 || m.stream_error->find("auth token") != std::string::npos)
+      impl_.transport.drop_token();
+    if (m.stream_error_code == 7) {
+      // PermissionDenied: every stream would be refused alike, so the watches end with it
+      // (moved, they would be retried for ever and their next() would never return).
+      std::vector<std::shared_ptr<watch_state>> refused;
+      for (auto& [wire, w] : link->watches) refused.push_back(w);
+      link->watches.clear();
+      for (auto& w : refused)
+        end(*w, make_error_code(error::permission_denied), "watch: " + *m.stream_error);
+    }
     link_failed(link, "etcd ended the stream: " + *m.stream_error);
     return;
   }

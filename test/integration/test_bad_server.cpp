@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 
 #include "common.hpp"
+#include "coordination/with_timeout.hpp"
 #include "support/http_chunk.hpp"
 
 namespace asio = boost::asio;
@@ -35,7 +36,18 @@ enum class behaviour {
   long_body,           // a valid answer of ~200 KB with a Content-Length (read straight into place)
   dribble,             // a body sent one byte every 2 ms, never done before the deadline
   close_after_answer,  // a valid answer with "Connection: close", then the server hangs up
+  denied,              // 403, PermissionDenied
+  canceled,            // Canceled: 408 from etcd 3.4/3.5's gateway, 499 from 3.6's
+  watch_error,         // a POST watch stream: created, then a stream error (PermissionDenied)
 };
+
+// Which etcd gateway the fake one speaks like. v3_4: grpc-gateway v1 (etcd 3.4 and upstream
+// 3.5): unary errors {"error":m,"code":c,"message":m}, stream errors
+// {"error":{"grpc_code":c,"http_code":h,"message":m,"http_status":s}}. v3_6: grpc-gateway v2
+// with protojson (etcd 3.6, and Debian's 3.5.30 build): unary errors {"code":c, "message":m},
+// stream errors {"error":{"code":c,"message":m}}, Canceled as 499, zero fields left out, and a
+// space after every ':' and ',' of a unary body.
+enum class dialect { v3_4, v3_6 };
 
 // A valid answer to both the range and the put the tests send, with `value` base64-encoded.
 std::string valid_json(const std::string& value_b64 = "dg==") {
@@ -44,10 +56,27 @@ std::string valid_json(const std::string& value_b64 = "dg==") {
 }
 const std::string long_value(150000, 'w');  // base64: "d3d3" repeated
 
+// protojson's spacing (this JSON has no ':' or ',' inside its strings).
+std::string spaced(const std::string& json) {
+  std::string out;
+  for (char ch : json) {
+    out += ch;
+    if (ch == ':' || ch == ',') out += ' ';
+  }
+  return out;
+}
+
+std::string error_body(dialect d, int code, const std::string& message) {
+  if (d == dialect::v3_6)
+    return spaced(R"({"code":)" + std::to_string(code) + R"(,"message":")") + message + R"("})";
+  return R"({"error":")" + message + R"(","code":)" + std::to_string(code) + R"(,"message":")" +
+         message + R"("})";
+}
+
 class fake_gateway {
  public:
-  fake_gateway(asio::io_context& io, behaviour b)
-      : acceptor_(io, {asio::ip::make_address("127.0.0.1"), 0}), behaviour_(b) {
+  fake_gateway(asio::io_context& io, behaviour b, dialect d = dialect::v3_4)
+      : acceptor_(io, {asio::ip::make_address("127.0.0.1"), 0}), behaviour_(b), dialect_(d) {
     asio::co_spawn(io, accept_loop(), asio::detached);
   }
   std::string url() const {
@@ -81,10 +110,14 @@ class fake_gateway {
                                                   asio::as_tuple(asio::use_awaitable));
         if (ec2) co_return;
       }
+      std::string body(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + len);
       buf.consume(len);
       if (head.starts_with("GET /version ")) {  // the client's readiness probe: answered as etcd
         auto [wec, _] = co_await asio::async_write(
-            *s, asio::buffer(reply(200, R"({"etcdserver":"3.4.23","etcdcluster":"3.4.0"})")),
+            *s,
+            asio::buffer(reply(200, dialect_ == dialect::v3_6
+                                        ? R"({"etcdserver":"3.6.0","etcdcluster":"3.6.0"})"
+                                        : R"({"etcdserver":"3.4.23","etcdcluster":"3.4.0"})")),
             asio::as_tuple(asio::use_awaitable));
         if (wec) co_return;
         continue;
@@ -122,10 +155,50 @@ class fake_gateway {
           co_return;
         }
         case behaviour::no_leader:
-          answer = reply(
-              503,
-              R"({"error":"etcdserver: no leader","code":14,"message":"etcdserver: no leader"})");
+          answer = reply(503, error_body(dialect_, 14, "etcdserver: no leader"));
           break;
+        case behaviour::denied:
+          answer = reply(403, error_body(dialect_, 7, "etcdserver: permission denied"));
+          break;
+        case behaviour::canceled:
+          answer = reply(dialect_ == dialect::v3_6 ? 499 : 408,
+                         error_body(dialect_, 1, "etcdserver: request cancelled"));
+          break;
+        case behaviour::watch_error: {
+          if (!head.starts_with("POST /v3/watch ")) {
+            answer = reply(200, valid());
+            break;
+          }
+          // etcd answers with the watch_id the create asked for (0 is left out by protojson).
+          std::string id = "0";
+          if (auto at = body.find("\"watch_id\":"); at != std::string::npos) {
+            auto digits = body.substr(at + 11);
+            id = digits.substr(0, digits.find_first_not_of("0123456789"));
+          }
+          std::string created, failed;
+          const std::string header =
+              R"({"result":{"header":{"cluster_id":"1","member_id":"1","revision":"5",)"
+              R"("raft_term":"2"},)";
+          if (dialect_ == dialect::v3_6) {
+            created = header + (id == "0" ? "" : R"("watch_id":")" + id + R"(",)") +
+                      R"("created":true}})";
+            failed = R"({"error":{"code":7,"message":"etcdserver: permission denied"}})";
+          } else {
+            created = header + R"("watch_id":")" + id + R"(","created":true}})";
+            failed = R"({"error":{"grpc_code":7,"http_code":403,"message":"etcdserver: )"
+                     R"(permission denied","http_status":"Forbidden"}})";
+          }
+          std::string stream =
+              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+              "Transfer-Encoding: chunked\r\n\r\n" +
+              chunk(created + "\n") + chunk(failed + "\n");
+          auto [wec, _] = co_await asio::async_write(*s, asio::buffer(stream),
+                                                     asio::as_tuple(asio::use_awaitable));
+          if (wec) co_return;
+          asio::steady_timer t(s->get_executor(), 60s);  // the stream stays open, as etcd's
+          co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+          co_return;
+        }
         case behaviour::hang_up:
           co_return;
         case behaviour::not_http:
@@ -137,7 +210,7 @@ class fake_gateway {
           break;
         case behaviour::chunked:
           answer = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                   chunk(valid_json().substr(0, 9)) + chunk(valid_json().substr(9)) + "0\r\n\r\n";
+                   chunk(valid().substr(0, 9)) + chunk(valid().substr(9)) + "0\r\n\r\n";
           break;
         case behaviour::dribble: {
           std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{";
@@ -154,11 +227,11 @@ class fake_gateway {
         case behaviour::long_body: {
           std::string b64;
           for (std::size_t i = 0; i < long_value.size() / 3; ++i) b64 += "d3d3";
-          answer = reply(200, valid_json(b64));
+          answer = reply(200, valid(b64));
           break;
         }
         case behaviour::close_after_answer: {
-          answer = reply(200, valid_json());
+          answer = reply(200, valid());
           answer.insert(answer.find("\r\n") + 2, "Connection: close\r\n");
           co_await asio::async_write(*s, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
           co_return;
@@ -170,6 +243,11 @@ class fake_gateway {
     }
   }
 
+  // A valid answer to a range or a put, spaced as protojson writes it for v3_6.
+  std::string valid(const std::string& value_b64 = "dg==") const {
+    return dialect_ == dialect::v3_6 ? spaced(valid_json(value_b64)) : valid_json(value_b64);
+  }
+
   static std::string reply(int status, const std::string& body) {
     return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\n" +
            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -177,13 +255,15 @@ class fake_gateway {
 
   tcp::acceptor acceptor_;
   behaviour behaviour_;
+  dialect dialect_;
 };
 
 // Runs a get and a put against a fake gateway behaving as `b`; checks the codes, the time, and
 // that each error's text has `says` in it.
-void check(behaviour b, error read_code, error write_code, const std::string& says = "") {
+void check(behaviour b, error read_code, error write_code, const std::string& says = "",
+           dialect d = dialect::v3_4) {
   run([&](asio::io_context& io) -> asio::awaitable<void> {
-    fake_gateway fake(io, b);
+    fake_gateway fake(io, b, d);
     auto cfg = config_for({fake.url()});
     cfg.request_timeout = 2s;
     cfg.retry.initial_interval = 10ms;
@@ -210,9 +290,9 @@ void check(behaviour b, error read_code, error write_code, const std::string& sa
 }
 
 // A gateway answering well in an unusual but valid way: calls succeed.
-void check_served(behaviour b, const std::string& value = "v") {
+void check_served(behaviour b, const std::string& value = "v", dialect d = dialect::v3_4) {
   run([&](asio::io_context& io) -> asio::awaitable<void> {
-    fake_gateway fake(io, b);
+    fake_gateway fake(io, b, d);
     auto cfg = config_for({fake.url()});
     cfg.request_timeout = 2s;
     client c(io.get_executor(), cfg);
@@ -225,6 +305,30 @@ void check_served(behaviour b, const std::string& value = "v") {
       BOOST_TEST(put.header.revision == 5);
     }
     BOOST_TEST(fake.requests == 6);
+    fake.stop();
+  });
+}
+
+// A watch (the POST form) on a gateway whose stream fails with PermissionDenied after created:
+// the watch ends with permission_denied, whichever shape the stream error has (it used to be
+// moved to another stream and retried for ever, its next() never returning).
+void check_watch_stream_error(dialect d) {
+  run([&](asio::io_context& io) -> asio::awaitable<void> {
+    fake_gateway fake(io, behaviour::watch_error, d);
+    auto cfg = config_for({fake.url()});
+    cfg.request_timeout = 2s;
+    cfg.watch_transport = watch_transport::post;
+    client c(io.get_executor(), cfg);
+    try {
+      // (created and the error may arrive together: then watch() itself reports it)
+      auto w = co_await c.watch("k");
+      co_await with_timeout(w.next(), 5s);
+      BOOST_FAIL("a failed watch stream delivered a batch");
+    } catch (const coordination_error& e) {
+      BOOST_TEST(e.code() == error::permission_denied, e.what());
+      BOOST_TEST(std::string(e.what()).find("permission denied") != std::string::npos, e.what());
+    }
+    BOOST_TEST(fake.requests == 1);  // ended, not retried on another stream
     fake.stop();
   });
 }
@@ -278,6 +382,27 @@ BOOST_AUTO_TEST_CASE(long_answers_with_a_length_are_read) {
 }
 BOOST_AUTO_TEST_CASE(connection_close_answers_are_read_and_the_next_call_reconnects) {
   check_served(behaviour::close_after_answer);
+}
+
+// The same failures in both gateway dialects map to the same codes.
+BOOST_AUTO_TEST_CASE(errors_map_the_same_from_a_3_4_and_a_3_6_gateway) {
+  for (auto d : {dialect::v3_4, dialect::v3_6}) {
+    BOOST_TEST_CONTEXT((d == dialect::v3_6 ? "3.6" : "3.4")) {
+      check(behaviour::no_leader, error::unavailable, error::unavailable, "no leader", d);
+      check(behaviour::denied, error::permission_denied, error::permission_denied,
+            "permission denied", d);
+      // (a write etcd reports Canceled may still have been applied)
+      check(behaviour::canceled, error::timeout, error::outcome_unknown, "request cancelled", d);
+    }
+  }
+}
+BOOST_AUTO_TEST_CASE(spaced_3_6_answers_are_read) {
+  check_served(behaviour::chunked, "v", dialect::v3_6);
+  check_served(behaviour::long_body, long_value, dialect::v3_6);
+}
+BOOST_AUTO_TEST_CASE(a_watch_stream_error_ends_the_watch_with_its_code_in_both_dialects) {
+  check_watch_stream_error(dialect::v3_4);
+  check_watch_stream_error(dialect::v3_6);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
