@@ -141,7 +141,9 @@ class coordinator {
   // Shared: a handle taken before a replacement stays valid (and lost()).
   boost::asio::awaitable<std::shared_ptr<session>> current_session();
 
-  // Status of the endpoint in use: throws unavailable when etcd does not answer.
+  // Status of the endpoint in use: throws unavailable when etcd does not answer. When etcd
+  // refuses status to this user (root only with auth on in 3.5.28-3.5.31 / 3.6.0-3.6.11), what
+  // the user may learn instead, with status_result::restricted set (see there).
   boost::asio::awaitable<status_result> ping();
   // Graceful: releases the locks it handed out, deregisters its services, revokes its lease,
   // closes its connections, in that order. Idempotent.

@@ -205,6 +205,12 @@ struct status_result {
   std::uint64_t raft_index = 0;
   std::uint64_t raft_term = 0;
   std::string endpoint;  // which endpoint answered
+  // Set by coordinator::ping() when etcd refused the status call to this user (with auth on,
+  // /v3/maintenance/status is root-only in etcd 3.5.28-3.5.31 and 3.6.0-3.6.11): header comes
+  // from a serializable range of locks.prefix (sent with Grpc-Metadata-Hasleader, so a member
+  // without a leader still fails it), version from GET /version, raft_term from the header;
+  // db_size, leader and raft_index are then 0 (unknown, not "no leader").
+  bool restricted = false;
 };
 
 }  // namespace coordination

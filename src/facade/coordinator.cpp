@@ -11,6 +11,7 @@
 
 #include "client/client_impl.hpp"
 #include "detail/cancelled.hpp"
+#include "protocol/codec.hpp"
 
 namespace coordination {
 
@@ -328,7 +329,34 @@ asio::awaitable<std::shared_ptr<session>> coordinator::current_session() {
 }
 
 asio::awaitable<status_result> coordinator::ping() {
-  return state_->etcd.status();
+  auto s = state_;
+  auto& http = detail::impl_of(s->etcd).transport;
+  const std::string url = http.current_endpoint();
+  bool refused = false;
+  try {
+    co_return co_await s->etcd.status(url);
+  } catch (const coordination_error& e) {
+    if (e.code() != error::permission_denied) throw;
+    refused = true;  // (no co_await inside a catch handler: GCC 12)
+  }
+  // Status is root-only with auth on in etcd 3.5.28-3.5.31 and 3.6.0-3.6.11. Ask what this user
+  // may: a serializable count of the lock prefix on the same member (with Hasleader, as every
+  // call: a member without a leader still fails it), and the member's version.
+  status_result r;
+  r.restricted = refused;
+  r.endpoint = url;
+  range_options o;
+  o.prefix = true;
+  o.serializable = true;
+  o.count_only = true;
+  auto body =
+      co_await http.call_at(url, "/v3/kv/range", detail::encode_range(s->settings.locks.prefix, o),
+                            transport::call_kind::read);
+  r.header = detail::decode_range(body).header;
+  r.raft_term = r.header.raft_term;
+  auto version = co_await http.get_version(url);
+  if (version && version->status == 200) r.version = detail::decode_server_version(version->body);
+  co_return r;
 }
 
 asio::awaitable<void> coordinator::close() {

@@ -322,6 +322,10 @@ status_result decode_status(std::string_view body) {
   });
 }
 
+std::string decode_server_version(std::string_view body) {
+  return guarded(body, [](element j) { return std::string(text(j, "etcdserver")); });
+}
+
 member_list_result decode_member_list(std::string_view body) {
   return guarded(body, [](element j) {
     member_list_result r;

@@ -33,6 +33,8 @@ lease_keep_alive_result decode_lease_keep_alive(std::string_view body);
 lease_time_to_live_result decode_lease_time_to_live(std::string_view body);
 std::vector<std::int64_t> decode_lease_leases(std::string_view body);
 status_result decode_status(std::string_view body);
+// GET /version's answer: {"etcdserver":"3.5.30","etcdcluster":"3.5.0"} -> "3.5.30".
+std::string decode_server_version(std::string_view body);
 member_list_result decode_member_list(std::string_view body);
 
 // ---- watch ----

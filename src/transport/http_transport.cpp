@@ -106,23 +106,30 @@ endpoint_health::settings health_settings(const client_config& cfg) {
 
 }  // namespace
 
-asio::awaitable<bool> http_transport::answers_http(const std::string& url) {
+asio::awaitable<std::optional<http_response>> http_transport::get_version(const std::string& url) {
   auto remote = parse_endpoint(url, "member client URL");
-  bool ok = false;
+  std::optional<http_response> answer;
   if (!remote.tls || tls_) {
     connection c(ex_, remote, tls_ ? &*tls_ : nullptr);
     try {
       const auto started = clock::now();
       auto cec =
           co_await c.connect(std::min(started + cfg_.dial_timeout, started + cfg_.probe_timeout));
-      if (!cec) ok = !(co_await probe_exchange(c, clock::now() + cfg_.probe_timeout)).ec;
+      if (!cec) {
+        auto r = co_await probe_exchange(c, clock::now() + cfg_.probe_timeout);
+        if (!r.ec) answer = std::move(r.response);
+      }
     } catch (const boost::system::system_error&) {  // (Asio's operation_aborted: see below)
     }
     c.close();
   }
   // (a suspension of a public call: report the caller's cancellation, detail/cancelled.hpp)
   detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state, url);
-  co_return ok;
+  co_return answer;
+}
+
+asio::awaitable<bool> http_transport::answers_http(const std::string& url) {
+  co_return (co_await get_version(url)).has_value();
 }
 
 http_transport::http_transport(asio::any_io_executor ex, const client_config& cfg,

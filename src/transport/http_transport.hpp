@@ -60,6 +60,9 @@ class http_transport {
   // 3.4.25+/3.5.8+/3.6) closes it instead. Throws invalid_argument for a bad URL, cancelled when
   // the caller cancels.
   boost::asio::awaitable<bool> answers_http(const std::string& url);
+  // The whole answer to that GET /version (none when no HTTP answer came). It needs no auth in
+  // any etcd version: {"etcdserver":"3.5.30","etcdcluster":"3.5.0"}.
+  boost::asio::awaitable<std::optional<http_response>> get_version(const std::string& url);
   // Replaces the endpoint list (keeps the pools of endpoints that stay).
   void set_endpoints(const std::vector<std::string>& urls);
   std::string current_endpoint() const;

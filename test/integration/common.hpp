@@ -17,6 +17,7 @@
 
 #include "coordination/client.hpp"
 #include "support/etcd_fixture.hpp"
+#include "support/process.hpp"
 #include "support/run.hpp"
 
 namespace coordination::test {
@@ -108,6 +109,25 @@ inline boost::asio::awaitable<int> find_leader(client& probe, etcd_cluster& clus
 }
 
 // What expect_error / expect_failure check of the error thrown, or that one was thrown.
+// Runs etcdctl against member 0 of `cluster` (TLS flags included); fails the test on error.
+inline void etcdctl(const etcd_cluster& cluster, std::vector<std::string> args) {
+  auto argv = cluster.etcdctl_args(0);
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string out;
+  int rc = run_command(argv, &out);
+  BOOST_REQUIRE_MESSAGE(rc == 0, "etcdctl failed: " + out);
+}
+
+// root (for etcdctl) and `app`, with readwrite on /app/ and nothing else; auth on.
+inline void add_app_user(const etcd_cluster& cluster) {
+  etcdctl(cluster, {"user", "add", "root:rootpw", "--interactive=false"});
+  etcdctl(cluster, {"user", "add", "app:apppw", "--interactive=false"});
+  etcdctl(cluster, {"role", "add", "app"});
+  etcdctl(cluster, {"role", "grant-permission", "app", "--prefix=true", "readwrite", "/app/"});
+  etcdctl(cluster, {"user", "grant-role", "app", "app"});
+  etcdctl(cluster, {"auth", "enable"});
+}
+
 inline void check_error(const coordination_error& e, coordination::error code,
                         const std::string& says) {
   BOOST_TEST(e.code() == code, "got '" << e.what() << "'");

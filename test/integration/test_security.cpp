@@ -26,14 +26,6 @@ struct temp_dir {
   ~temp_dir() { std::filesystem::remove_all(path); }
 };
 
-void etcdctl(const etcd_cluster& cluster, std::vector<std::string> args) {
-  auto argv = cluster.etcdctl_args(0);
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::string out;
-  int rc = run_command(argv, &out);
-  BOOST_REQUIRE_MESSAGE(rc == 0, "etcdctl failed: " + out);
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(security)
@@ -102,12 +94,7 @@ BOOST_AUTO_TEST_CASE(user_and_password_auth) {
   etcd_options opts;
   opts.extra_args = {"--auth-token-ttl=2"};
   etcd_cluster cluster(1, opts);
-  etcdctl(cluster, {"user", "add", "root:rootpw", "--interactive=false"});
-  etcdctl(cluster, {"user", "add", "app:apppw", "--interactive=false"});
-  etcdctl(cluster, {"role", "add", "app"});
-  etcdctl(cluster, {"role", "grant-permission", "app", "--prefix=true", "readwrite", "/app/"});
-  etcdctl(cluster, {"user", "grant-role", "app", "app"});
-  etcdctl(cluster, {"auth", "enable"});
+  add_app_user(cluster);
 
   auto cfg = config_for(cluster.client_urls());
   cfg.username = "root";
