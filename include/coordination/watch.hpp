@@ -51,10 +51,12 @@ struct watch_options {
   bool prefix = false;              // every key starting with the key
   std::int64_t start_revision = 0;  // 0: from now; n: replay from revision n
   bool prev_kv = false;
-  bool progress_notify = false;  // etcd sends empty batches now and then (10 min default)
-  bool filter_put = false;       // leave out puts
-  bool filter_delete = false;    // leave out deletes
-  bool fragment = false;  // let etcd split huge revisions into several messages (reassembled)
+  // etcd sends empty batches now and then (10 min default): next() returns one when it moves
+  // revision() past the last event (nothing else happened on the watched keys meanwhile).
+  bool progress_notify = false;
+  bool filter_put = false;     // leave out puts
+  bool filter_delete = false;  // leave out deletes
+  bool fragment = false;       // let etcd split huge revisions into several messages (reassembled)
   std::size_t max_queued_events = 4096;
 };
 

@@ -369,4 +369,64 @@ BOOST_AUTO_TEST_CASE(leaderless_member_loses_its_streams) {
       120s);
 }
 
+// etcd answers a progress_request (3.4.25+/3.5.8+/3.6) only when every watcher on the stream is
+// synced, so a client waiting for that answer could hang behind a watcher that is catching up.
+// The library never sends one: progress comes from etcd's periodic notifications, which etcd
+// sends to each synced watcher whatever the others on the stream do. Here one watcher on the
+// stream starts 1500 revisions back (etcd's unsynced group), another asks for notifications.
+BOOST_AUTO_TEST_CASE(progress_notifications_arrive_while_a_watcher_on_the_stream_catches_up) {
+  if (using_external_cluster()) return;
+  etcd_options opts;
+  opts.extra_args = {"--experimental-watch-progress-notify-interval=200ms"};
+  etcd_cluster cluster(1, opts);
+  run(
+      [&](asio::io_context& io) -> asio::awaitable<void> {
+        client c(io.get_executor(), config_for(cluster.client_urls()));
+        const int n = 1500;
+        std::int64_t first = 0, head = 0;
+        for (int i = 0; i < n; ++i) {
+          head = (co_await c.put("history", std::to_string(i))).header.revision;
+          if (i == 0) first = head;
+        }
+        watch_options from_start;
+        from_start.start_revision = first;
+        auto behind = co_await c.watch("history", from_start);
+        watch_options notified;
+        notified.progress_notify = true;
+        auto quiet = co_await c.watch("quiet", notified);
+        BOOST_TEST(coordination::detail::impl_of(c).hub().stats().links == 1u);
+
+        // The quiet watcher gets an empty batch (a notification) once the store's revision
+        // has moved past its own (a notification that does not advance it says nothing new,
+        // and is not delivered).
+        auto elsewhere = co_await c.put("elsewhere", "x");
+        auto note = co_await next_within(quiet, 10000ms);
+        BOOST_TEST(note.events.empty());
+        BOOST_TEST(note.revision >= elsewhere.header.revision);
+
+        // The one behind gets every revision once, in order.
+        std::vector<std::int64_t> seen;
+        while (seen.size() < static_cast<std::size_t>(n)) {
+          auto b = co_await next_within(behind, 10000ms);
+          for (auto& e : b.events) seen.push_back(e.kv.mod_revision);
+        }
+        BOOST_TEST_REQUIRE(seen.size() == static_cast<std::size_t>(n));
+        for (int i = 0; i < n; ++i) BOOST_TEST(seen[static_cast<std::size_t>(i)] == first + i);
+
+        // Both still deliver what comes next.
+        auto later = co_await c.put("quiet", "now");
+        watch_batch b;
+        do {
+          b = co_await next_within(quiet, 10000ms);
+        } while (b.events.empty());  // (notifications may come first)
+        BOOST_TEST(b.events.at(0).kv.mod_revision == later.header.revision);
+        auto last = co_await c.put("history", "last");
+        do {
+          b = co_await next_within(behind, 10000ms);
+        } while (b.events.empty());
+        BOOST_TEST(b.events.at(0).kv.mod_revision == last.header.revision);
+      },
+      90s);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
