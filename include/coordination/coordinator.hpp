@@ -102,8 +102,15 @@ class coordinator_module {
  public:
   coordinator_module(coordinator& parent, std::string name);
   const std::string& name() const { return name_; }
+  // The coordinator's lock calls, with names under "<locks.prefix><module>/".
   boost::asio::awaitable<lock_handle> lock(std::string name, std::chrono::seconds ttl = {});
-  boost::asio::awaitable<lock_handle> try_lock(std::string name);
+  boost::asio::awaitable<lock_handle> try_lock(std::string name, std::chrono::seconds ttl = {});
+  boost::asio::awaitable<lock_handle> reentrant_lock(std::string name,
+                                                     std::chrono::seconds ttl = {});
+  boost::asio::awaitable<lock_handle> read_lock(std::string name, std::chrono::seconds ttl = {});
+  boost::asio::awaitable<lock_handle> write_lock(std::string name, std::chrono::seconds ttl = {});
+  boost::asio::awaitable<lock_handle> acquire_semaphore(std::string name, int permits,
+                                                        std::chrono::seconds ttl = {});
   boost::asio::awaitable<leadership> campaign(std::string election, std::string value);
   service_registry& registry() { return *registry_; }
   coordination::config_center& config_center() { return *config_; }
@@ -123,12 +130,32 @@ class coordinator {
   coordinator(const coordinator&) = delete;
   coordinator& operator=(const coordinator&) = delete;
 
-  // A mutex named `name` under locks.prefix; ttl 0 = locks.default_ttl (the session's lease).
+  // Locks named `name` under locks.prefix (see lock.hpp for the recipes). ttl 0 means
+  // locks.default_ttl: the key is on the coordinator's session lease; another ttl gives the
+  // lock a lease of its own, revoked on release. Every lock handed out is released by close().
+  // Errors: invalid_argument (empty name, bad permits), locked (try_lock), session_expired (the
+  // session was lost while waiting), cancelled (close(), or Asio terminal cancellation: the
+  // waiter's key is removed), and the client's (unavailable, timeout...). Waits are unbounded:
+  // bound them with with_timeout().
+  //
+  // lock: a mutex, FIFO (reentrant when locks.reentrant is set).
   boost::asio::awaitable<lock_handle> lock(std::string name, std::chrono::seconds ttl = {});
-  boost::asio::awaitable<lock_handle> try_lock(std::string name);
-  // The coordinator's locker (read/write locks, semaphores), on its session; names are used as
-  // given (no prefix). Shared: it stays valid after the session is replaced (its locks then
-  // fail with session_expired; call locks() again for the new session's).
+  // try_lock: the mutex if nobody holds or waits for it; otherwise throws locked at once.
+  boost::asio::awaitable<lock_handle> try_lock(std::string name, std::chrono::seconds ttl = {});
+  // reentrant_lock: a second call for a name this coordinator holds by reentrant_lock counts up
+  // instead of waiting (lock_handle::acquire_count()); each release() undoes one, the last
+  // deletes the key. It excludes lock() of the same name like any other holder.
+  boost::asio::awaitable<lock_handle> reentrant_lock(std::string name,
+                                                     std::chrono::seconds ttl = {});
+  // read_lock / write_lock: many readers or one writer; a waiting writer blocks later readers.
+  boost::asio::awaitable<lock_handle> read_lock(std::string name, std::chrono::seconds ttl = {});
+  boost::asio::awaitable<lock_handle> write_lock(std::string name, std::chrono::seconds ttl = {});
+  // acquire_semaphore: at most `permits` holders at once, in request order.
+  boost::asio::awaitable<lock_handle> acquire_semaphore(std::string name, int permits,
+                                                        std::chrono::seconds ttl = {});
+  // The coordinator's locker on its session; names are used as given (no prefix). Shared: it
+  // stays valid after the session is replaced (its locks then fail with session_expired; call
+  // locks() again for the new session's).
   boost::asio::awaitable<std::shared_ptr<locker>> locks();
   boost::asio::awaitable<leadership> campaign(std::string election, std::string value);
   boost::asio::awaitable<std::optional<leader_info>> leader(std::string election);
@@ -157,6 +184,9 @@ class coordinator {
 
  private:
   friend class coordinator_module;
+  enum class lock_kind { mutex, try_mutex, reentrant, read, write, semaphore };
+  boost::asio::awaitable<lock_handle> take(lock_kind kind, std::string name,
+                                           std::chrono::seconds ttl, int permits = 0);
   std::string lock_key(const std::string& name) const;
   std::shared_ptr<detail::coordinator_state> state_;
 };
@@ -170,14 +200,32 @@ bool initialized();
 coordinator& global_coordinator();
 boost::asio::awaitable<void> shutdown();  // close() and forget the global coordinator
 
+// Each is the global coordinator's call of the same meaning (coordinator::lock, try_lock,
+// reentrant_lock, read_lock, write_lock, ping, registry().connect, config_center().remove...).
+boost::asio::awaitable<status_result> ping();
 boost::asio::awaitable<lock_handle> acquire_lock(std::string name, std::chrono::seconds ttl = {});
+boost::asio::awaitable<lock_handle> try_acquire_lock(std::string name,
+                                                     std::chrono::seconds ttl = {});
+boost::asio::awaitable<lock_handle> acquire_reentrant_lock(std::string name,
+                                                           std::chrono::seconds ttl = {});
+boost::asio::awaitable<lock_handle> acquire_read_lock(std::string name,
+                                                      std::chrono::seconds ttl = {});
+boost::asio::awaitable<lock_handle> acquire_write_lock(std::string name,
+                                                       std::chrono::seconds ttl = {});
 boost::asio::awaitable<service_info> register_service(service_info info,
                                                       std::chrono::seconds ttl = {});
 boost::asio::awaitable<void> deregister_service(std::string name, std::string instance_id);
 boost::asio::awaitable<service_list> discover_services(std::string name);
+// A TCP connection to a healthy instance picked by `strategy` (service_registry::connect).
+boost::asio::awaitable<service_connection> get_service_connection(
+    std::string name, pick_strategy strategy = pick_strategy::round_robin);
 boost::asio::awaitable<config_value> get_config(std::string key);
 boost::asio::awaitable<config_value> set_config(std::string key, std::string value,
                                                 config_set_options options = {});
+// Removes the value (config_center::remove): not_found when absent, conflict when
+// `expected_version` is given and is not the current version.
+boost::asio::awaitable<void> delete_config(std::string key,
+                                           std::optional<std::int64_t> expected_version = {});
 boost::asio::awaitable<config_watch> watch_config(std::string key);
 boost::asio::awaitable<leadership> campaign(std::string election, std::string value);
 

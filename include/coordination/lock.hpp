@@ -18,6 +18,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -89,9 +90,14 @@ struct locker_options {
 
 // Locks on one session. Cheap to create; many lockers may share a session.
 //
-// TTL: lock(name) and lock(name, ttl) with ttl equal to the session's TTL use the session's
-// lease. Another ttl gets a lease of its own (a session of its own, renewed by the same
-// keep-alive coroutine machinery), revoked on release.
+// TTL: every kind of lock comes with and without a `ttl`. Without one, or with the session's
+// TTL, the lock's key is on the session's lease. Another ttl gets a lease of its own (a session
+// of its own, renewed by the same keep-alive machinery), revoked on release; a ttl that is not
+// positive throws invalid_argument naming "ttl".
+//
+// Errors: session_expired when the session is lost (before or while waiting), locked from
+// try_lock, invalid_argument for an empty name or bad permits, and the client's errors
+// (unavailable, timeout...). Cancellation (Asio terminal) removes the waiter's key.
 class locker {
  public:
   explicit locker(session& s, locker_options options = {});
@@ -100,17 +106,28 @@ class locker {
   boost::asio::awaitable<lock_handle> lock(std::string name, std::chrono::seconds ttl);
   // Takes `name` if nobody holds it or waits for it; otherwise throws error::locked.
   boost::asio::awaitable<lock_handle> try_lock(std::string name);
+  boost::asio::awaitable<lock_handle> try_lock(std::string name, std::chrono::seconds ttl);
 
   // Read/write lock: many readers or one writer. A waiting writer blocks readers that come after
   // it (FIFO by create revision), so writers do not starve. Keys: <name>/read/..., <name>/write/...
   boost::asio::awaitable<lock_handle> read_lock(std::string name);
+  boost::asio::awaitable<lock_handle> read_lock(std::string name, std::chrono::seconds ttl);
   boost::asio::awaitable<lock_handle> write_lock(std::string name);
+  boost::asio::awaitable<lock_handle> write_lock(std::string name, std::chrono::seconds ttl);
   // Semaphore: at most `permits` holders of `name` at once, granted in request order.
   boost::asio::awaitable<lock_handle> acquire_semaphore(std::string name, int permits);
+  boost::asio::awaitable<lock_handle> acquire_semaphore(std::string name, int permits,
+                                                        std::chrono::seconds ttl);
 
  private:
-  boost::asio::awaitable<lock_handle> acquire(std::string name, bool wait,
+  enum class kind { mutex, try_mutex, read, write, semaphore };
+  // Acquires on `s` (the locker's session or a lease of the lock's own).
+  boost::asio::awaitable<lock_handle> acquire(kind k, std::string name, int permits,
                                               std::shared_ptr<detail::session_state> s);
+  // acquire() on the session's lease when `ttl` is none or the session's TTL, else on a new
+  // lease; counts up instead when reentrant and already held.
+  boost::asio::awaitable<lock_handle> acquire_with_ttl(kind k, std::string name, int permits,
+                                                       std::optional<std::chrono::seconds> ttl);
   std::shared_ptr<detail::session_state> session_;
   locker_options options_;
   std::shared_ptr<std::map<std::string, std::weak_ptr<detail::held_lock>>> reentrant_;

@@ -211,6 +211,7 @@ struct coordinator_state {
   // leaves those valid (on the lost session).
   std::shared_ptr<session> current;
   std::shared_ptr<locker> locks;
+  std::shared_ptr<locker> reentrant_locks;
   bool creating_session = false;
   asio::steady_timer session_ready;
   std::vector<std::weak_ptr<held_lock>> handed_out;
@@ -233,6 +234,13 @@ struct coordinator_state {
       locker_options lo;
       lo.reentrant = settings.locks.reentrant;
       locks = std::make_shared<locker>(*current, lo);
+      // reentrant_lock()'s owner: the same locker when lock() is reentrant too.
+      if (lo.reentrant) {
+        reentrant_locks = locks;
+      } else {
+        lo.reentrant = true;
+        reentrant_locks = std::make_shared<locker>(*current, lo);
+      }
     } catch (...) {
       failure = std::current_exception();
     }
@@ -260,25 +268,57 @@ std::string coordinator::lock_key(const std::string& name) const {
   return state_->settings.locks.prefix + name;
 }
 
-asio::awaitable<lock_handle> coordinator::lock(std::string name, std::chrono::seconds ttl) {
+asio::awaitable<lock_handle> coordinator::take(lock_kind kind, std::string name,
+                                               std::chrono::seconds ttl, int permits) {
   auto s = state_;
   auto key = lock_key(name);
+  if (ttl.count() < 0) bad("ttl", "must not be negative (0: locks.default_ttl)");
   co_await s->ensure_session();
   if (ttl.count() == 0) ttl = s->settings.locks.default_ttl;
-  auto locks = s->locks;  // (kept alive: a replacement meanwhile must not destroy it)
-  auto h = co_await locks->lock(std::move(key), ttl);
+  // (kept alive: a replacement of the session meanwhile must not destroy it)
+  auto locks = kind == lock_kind::reentrant ? s->reentrant_locks : s->locks;
+  lock_handle h;
+  switch (kind) {
+    case lock_kind::mutex:
+    case lock_kind::reentrant:
+      h = co_await locks->lock(std::move(key), ttl);
+      break;
+    case lock_kind::try_mutex:
+      h = co_await locks->try_lock(std::move(key), ttl);
+      break;
+    case lock_kind::read:
+      h = co_await locks->read_lock(std::move(key), ttl);
+      break;
+    case lock_kind::write:
+      h = co_await locks->write_lock(std::move(key), ttl);
+      break;
+    case lock_kind::semaphore:
+      h = co_await locks->acquire_semaphore(std::move(key), permits, ttl);
+      break;
+  }
   s->track(detail::access::state(h));
   co_return h;
 }
 
-asio::awaitable<lock_handle> coordinator::try_lock(std::string name) {
-  auto s = state_;
-  auto key = lock_key(name);
-  co_await s->ensure_session();
-  auto locks = s->locks;
-  auto h = co_await locks->try_lock(std::move(key));
-  s->track(detail::access::state(h));
-  co_return h;
+asio::awaitable<lock_handle> coordinator::lock(std::string name, std::chrono::seconds ttl) {
+  return take(lock_kind::mutex, std::move(name), ttl);
+}
+asio::awaitable<lock_handle> coordinator::try_lock(std::string name, std::chrono::seconds ttl) {
+  return take(lock_kind::try_mutex, std::move(name), ttl);
+}
+asio::awaitable<lock_handle> coordinator::reentrant_lock(std::string name,
+                                                         std::chrono::seconds ttl) {
+  return take(lock_kind::reentrant, std::move(name), ttl);
+}
+asio::awaitable<lock_handle> coordinator::read_lock(std::string name, std::chrono::seconds ttl) {
+  return take(lock_kind::read, std::move(name), ttl);
+}
+asio::awaitable<lock_handle> coordinator::write_lock(std::string name, std::chrono::seconds ttl) {
+  return take(lock_kind::write, std::move(name), ttl);
+}
+asio::awaitable<lock_handle> coordinator::acquire_semaphore(std::string name, int permits,
+                                                            std::chrono::seconds ttl) {
+  return take(lock_kind::semaphore, std::move(name), ttl, permits);
 }
 
 asio::awaitable<std::shared_ptr<locker>> coordinator::locks() {
@@ -380,6 +420,7 @@ asio::awaitable<void> coordinator::close() {
   // 2. Its services; 3. its leases; 4. its connections.
   co_await s->registry.close();
   s->locks.reset();
+  s->reentrant_locks.reset();
   if (s->current) co_await s->current->close();
   s->current.reset();
   s->etcd.close();
@@ -405,8 +446,29 @@ asio::awaitable<lock_handle> coordinator_module::lock(std::string name, std::chr
   return parent_->lock(name_ + "/" + name, ttl);
 }
 
-asio::awaitable<lock_handle> coordinator_module::try_lock(std::string name) {
-  return parent_->try_lock(name_ + "/" + name);
+asio::awaitable<lock_handle> coordinator_module::try_lock(std::string name,
+                                                          std::chrono::seconds ttl) {
+  return parent_->try_lock(name_ + "/" + name, ttl);
+}
+
+asio::awaitable<lock_handle> coordinator_module::reentrant_lock(std::string name,
+                                                                std::chrono::seconds ttl) {
+  return parent_->reentrant_lock(name_ + "/" + name, ttl);
+}
+
+asio::awaitable<lock_handle> coordinator_module::read_lock(std::string name,
+                                                           std::chrono::seconds ttl) {
+  return parent_->read_lock(name_ + "/" + name, ttl);
+}
+
+asio::awaitable<lock_handle> coordinator_module::write_lock(std::string name,
+                                                            std::chrono::seconds ttl) {
+  return parent_->write_lock(name_ + "/" + name, ttl);
+}
+
+asio::awaitable<lock_handle> coordinator_module::acquire_semaphore(std::string name, int permits,
+                                                                   std::chrono::seconds ttl) {
+  return parent_->acquire_semaphore(name_ + "/" + name, permits, ttl);
 }
 
 asio::awaitable<leadership> coordinator_module::campaign(std::string election, std::string value) {
@@ -444,8 +506,30 @@ asio::awaitable<void> shutdown() {
 }
 
 // (Coroutines, so that "not initialized" is thrown where the caller awaits, like every error.)
+asio::awaitable<status_result> ping() {
+  co_return co_await global_coordinator().ping();
+}
 asio::awaitable<lock_handle> acquire_lock(std::string name, std::chrono::seconds ttl) {
   co_return co_await global_coordinator().lock(std::move(name), ttl);
+}
+asio::awaitable<lock_handle> try_acquire_lock(std::string name, std::chrono::seconds ttl) {
+  co_return co_await global_coordinator().try_lock(std::move(name), ttl);
+}
+asio::awaitable<lock_handle> acquire_reentrant_lock(std::string name, std::chrono::seconds ttl) {
+  co_return co_await global_coordinator().reentrant_lock(std::move(name), ttl);
+}
+asio::awaitable<lock_handle> acquire_read_lock(std::string name, std::chrono::seconds ttl) {
+  co_return co_await global_coordinator().read_lock(std::move(name), ttl);
+}
+asio::awaitable<lock_handle> acquire_write_lock(std::string name, std::chrono::seconds ttl) {
+  co_return co_await global_coordinator().write_lock(std::move(name), ttl);
+}
+asio::awaitable<service_connection> get_service_connection(std::string name,
+                                                           pick_strategy strategy) {
+  co_return co_await global_coordinator().registry().connect(std::move(name), strategy);
+}
+asio::awaitable<void> delete_config(std::string key, std::optional<std::int64_t> expected_version) {
+  co_await global_coordinator().config_center().remove(std::move(key), expected_version);
 }
 asio::awaitable<service_info> register_service(service_info info, std::chrono::seconds ttl) {
   co_return co_await global_coordinator().registry().register_service(std::move(info), ttl);

@@ -33,6 +33,9 @@ struct gate_waiter {
 };
 struct name_gate {
   fifo_gate core;  // who holds it, who is next
+  // Held only to remove a key nobody holds (a failed or cancelled waiter's, a failed release's):
+  // try_lock waits for that instead of reporting the name locked.
+  bool removing = false;
   std::map<fifo_gate::ticket, gate_waiter*> waiting;
   std::string name;
   // The session's map of gates: a gate nobody uses leaves it (held_lock and the waiters keep

@@ -3,9 +3,9 @@
 // registrations, discovery caches and watches in use, also after a session loss.
 #include "client/access.hpp"
 #include "client/client_impl.hpp"
-#include "common.hpp"
 #include "coordination/coordinator.hpp"
 #include "coordination/with_timeout.hpp"
+#include "coordinator_common.hpp"
 
 namespace asio = boost::asio;
 using namespace coordination;
@@ -16,14 +16,8 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 config scoped(const std::string& name) {
-  auto c = test_config();
-  c.etcd = config_for(shared_endpoints());
-  auto p = unique_prefix(name);
-  c.locks.prefix = p + "locks/";
-  c.registry.prefix = p + "services/";
+  auto c = scoped_config(name);
   c.registry.enable_health_check = true;  // a health-check loop per registration
-  c.config_center.prefix = p + "config/";
-  c.elections_prefix = p + "elections/";
   return c;
 }
 

@@ -91,8 +91,13 @@ void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, 
              std::int64_t token) {
   struct pass_on {
     std::shared_ptr<name_gate> gate;
-    ~pass_on() { leave_gate(gate.get()); }
+    ~pass_on() {
+      if (!gate) return;
+      gate->removing = false;
+      leave_gate(gate.get());
+    }
   };
+  if (gate) gate->removing = true;
   auto started = s->impl->tasks.spawn(
       "removing lock key " + key,
       [](std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, std::string key,
@@ -120,7 +125,10 @@ void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, 
           pause = std::min(pause * 2, std::chrono::milliseconds(2000));
         }
       }(s, gate, key, token));
-  if (!started) leave_gate(gate.get());
+  if (!started) {
+    if (gate) gate->removing = false;
+    leave_gate(gate.get());
+  }
 }
 
 // Runs a key's create request to its end even when the caller cancels meanwhile, and then
@@ -277,8 +285,64 @@ locker::locker(session& s, locker_options options)
       options_(options),
       reentrant_(std::make_shared<std::map<std::string, std::weak_ptr<detail::held_lock>>>()) {}
 
+using std::chrono::seconds;
+
 asio::awaitable<lock_handle> locker::lock(std::string name) {
-  if (options_.reentrant) {
+  return acquire_with_ttl(kind::mutex, std::move(name), 0, std::nullopt);
+}
+asio::awaitable<lock_handle> locker::lock(std::string name, seconds ttl) {
+  return acquire_with_ttl(kind::mutex, std::move(name), 0, ttl);
+}
+asio::awaitable<lock_handle> locker::try_lock(std::string name) {
+  return acquire_with_ttl(kind::try_mutex, std::move(name), 0, std::nullopt);
+}
+asio::awaitable<lock_handle> locker::try_lock(std::string name, seconds ttl) {
+  return acquire_with_ttl(kind::try_mutex, std::move(name), 0, ttl);
+}
+asio::awaitable<lock_handle> locker::read_lock(std::string name) {
+  return acquire_with_ttl(kind::read, std::move(name), 0, std::nullopt);
+}
+asio::awaitable<lock_handle> locker::read_lock(std::string name, seconds ttl) {
+  return acquire_with_ttl(kind::read, std::move(name), 0, ttl);
+}
+asio::awaitable<lock_handle> locker::write_lock(std::string name) {
+  return acquire_with_ttl(kind::write, std::move(name), 0, std::nullopt);
+}
+asio::awaitable<lock_handle> locker::write_lock(std::string name, seconds ttl) {
+  return acquire_with_ttl(kind::write, std::move(name), 0, ttl);
+}
+asio::awaitable<lock_handle> locker::acquire_semaphore(std::string name, int permits) {
+  return acquire_with_ttl(kind::semaphore, std::move(name), permits, std::nullopt);
+}
+asio::awaitable<lock_handle> locker::acquire_semaphore(std::string name, int permits, seconds ttl) {
+  return acquire_with_ttl(kind::semaphore, std::move(name), permits, ttl);
+}
+
+asio::awaitable<lock_handle> locker::acquire(kind k, std::string name, int permits,
+                                             std::shared_ptr<detail::session_state> s) {
+  switch (k) {
+    case kind::mutex:
+      return detail::acquire_mutex(std::move(s), std::move(name), true, "");
+    case kind::try_mutex:
+      return detail::acquire_mutex(std::move(s), std::move(name), false, "");
+    case kind::read:
+      return detail::acquire_shared(std::move(s), std::move(name), detail::lock_kind::read, 0);
+    case kind::write:
+      return detail::acquire_shared(std::move(s), std::move(name), detail::lock_kind::write, 0);
+    case kind::semaphore:
+      break;
+  }
+  return detail::acquire_shared(std::move(s), std::move(name), detail::lock_kind::semaphore,
+                                permits);
+}
+
+asio::awaitable<lock_handle> locker::acquire_with_ttl(kind k, std::string name, int permits,
+                                                      std::optional<seconds> ttl) {
+  if (ttl && ttl->count() <= 0)
+    throw coordination_error(error::invalid_argument, "ttl: must be positive");
+  // Reentrancy applies to lock(): a second lock() of a name this locker holds counts up.
+  const bool reentrant = options_.reentrant && k == kind::mutex;
+  if (reentrant) {
     auto it = reentrant_->find(name);
     if (it != reentrant_->end()) {
       if (auto h = it->second.lock(); h && !h->released && !h->lost) {
@@ -287,52 +351,31 @@ asio::awaitable<lock_handle> locker::lock(std::string name) {
       }
     }
   }
-  auto handle = co_await acquire(name, true, session_);
-  if (options_.reentrant) {
+  lock_handle handle;
+  if (!ttl || *ttl == session_->schedule.ttl()) {
+    handle = co_await acquire(k, name, permits, session_);
+  } else {
+    // A lease of its own, kept alive like any session's, revoked when the lock is released.
+    session_options so;
+    so.ttl = *ttl;
+    auto own = co_await session::create(*session_->owner, so);
+    std::exception_ptr failure;
+    try {
+      handle = co_await acquire(k, name, permits, detail::access::state(own));
+      detail::access::state(handle)->own_session.emplace(std::move(own));
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      detail::access::state(own)->close_in_background();  // (this call failed: no need to wait)
+      std::rethrow_exception(failure);
+    }
+  }
+  if (reentrant) {
     detail::access::state(handle)->reentrant = reentrant_;
     (*reentrant_)[name] = detail::access::state(handle);
   }
   co_return handle;
-}
-
-asio::awaitable<lock_handle> locker::lock(std::string name, std::chrono::seconds ttl) {
-  if (ttl.count() <= 0) throw coordination_error(error::invalid_argument, "ttl: must be positive");
-  if (ttl == session_->schedule.ttl()) co_return co_await lock(std::move(name));
-  // A lease of its own, kept alive like any session's, revoked when the lock is released.
-  session_options so;
-  so.ttl = ttl;
-  auto own = co_await session::create(*session_->owner, so);
-  std::exception_ptr failure;
-  try {
-    auto handle = co_await acquire(name, true, detail::access::state(own));
-    detail::access::state(handle)->own_session.emplace(std::move(own));
-    co_return handle;
-  } catch (...) {
-    failure = std::current_exception();
-  }
-  detail::access::state(own)->close_in_background();  // (this call has failed: no need to wait)
-  std::rethrow_exception(failure);
-}
-
-asio::awaitable<lock_handle> locker::try_lock(std::string name) {
-  return acquire(std::move(name), false, session_);
-}
-
-asio::awaitable<lock_handle> locker::read_lock(std::string name) {
-  return detail::acquire_shared(session_, std::move(name), detail::lock_kind::read, 0);
-}
-
-asio::awaitable<lock_handle> locker::write_lock(std::string name) {
-  return detail::acquire_shared(session_, std::move(name), detail::lock_kind::write, 0);
-}
-
-asio::awaitable<lock_handle> locker::acquire_semaphore(std::string name, int permits) {
-  return detail::acquire_shared(session_, std::move(name), detail::lock_kind::semaphore, permits);
-}
-
-asio::awaitable<lock_handle> locker::acquire(std::string name, bool wait,
-                                             std::shared_ptr<detail::session_state> s) {
-  return detail::acquire_mutex(std::move(s), std::move(name), wait, "");
 }
 
 // The mutex (and the election, which is the same recipe with a value): one key per session
@@ -351,8 +394,10 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
   if (!wait) {
     // Another coroutine of this session holds the name (or waits for it, or its key is still
     // being removed): the key in etcd is this session's own, so try_lock must not queue.
+    // (A key being removed after a failed attempt is not a holder: wait for the removal.)
     auto it = s->gates.find(name);
-    if (it != s->gates.end() && !it->second->core.idle())
+    if (it != s->gates.end() && !it->second->core.idle() &&
+        !(it->second->removing && it->second->core.queued() == 0))
       throw coordination_error(error::locked,
                                "lock " + name + " is held by this session (another caller)");
   }
