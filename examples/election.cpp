@@ -60,8 +60,12 @@ asio::awaitable<void> demo(asio::io_context& io) {
   auto observe = [&]() -> asio::awaitable<void> {
     while (!all_seen()) {
       auto leader = co_await observer.next();
-      std::cout << "  observer: leader is '" << leader.value << "'\n";
-      view.observed.insert(leader.value);
+      if (!leader) {  // resigned, nobody campaigning yet
+        std::cout << "  observer: no leader\n";
+        continue;
+      }
+      std::cout << "  observer: leader is '" << leader->value << "'\n";
+      view.observed.insert(leader->value);
       view.changed.cancel();
     }
   };

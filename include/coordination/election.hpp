@@ -67,15 +67,18 @@ class leadership {
   std::string value_;
 };
 
-// Leader changes of one election: the current leader first (as soon as there is one), then
-// every new proposal of that leader and every next leader. Cancelled when destroyed or by
-// cancel().
+// Leader changes of one election. The first next() returns who leads now, or nullopt when
+// nobody does. Then every new proposal of that leader, every next leader, and nullopt when the
+// leader's key goes (resigned, or its lease expired) and no candidate is left to succeed it;
+// then the next leader, once one campaigns. Successive results are never both nullopt. A
+// successor is looked up at the revision of the leader key's deletion, so a vacancy is reported
+// even when a new candidate comes right after it. Cancelled when destroyed or by cancel().
 class leader_observer {
  public:
   leader_observer() = default;
   leader_observer(client& c, std::string name);
   // Throws cancelled after cancel(), or the watch's error.
-  boost::asio::awaitable<leader_info> next();
+  boost::asio::awaitable<std::optional<leader_info>> next();
   void cancel();
 
  private:
@@ -83,6 +86,9 @@ class leader_observer {
   std::string name_;
   std::optional<leader_info> current_;
   std::int64_t next_revision_ = 0;  // watch the current key from here
+  std::int64_t lookup_at_ = 0;      // find the leader at this revision (0: now)
+  std::int64_t vacant_from_ = 0;    // > 0: vacancy reported, wait for a candidate from here
+  bool on_key_ = false;             // stream_ watches current_'s key
   watch_stream stream_;
   std::deque<leader_info> pending_;
   bool cancelled_ = false;

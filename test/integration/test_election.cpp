@@ -13,8 +13,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The next change, which must be a leader (not "no leader").
 asio::awaitable<leader_info> next_leader(leader_observer& o) {
-  co_return co_await with_timeout(o.next(), 10s);
+  auto l = co_await with_timeout(o.next(), 10s);
+  BOOST_REQUIRE_MESSAGE(l, "the observer reported no leader");
+  co_return *l;
 }
 
 // Waits (bounded) until `flag` is set by another thread (a child process's output reader).
@@ -156,6 +159,41 @@ BOOST_AUTO_TEST_CASE(interoperates_with_etcdctl_elect) {
         co_await s.close();
       },
       90s);
+}
+
+BOOST_AUTO_TEST_CASE(the_observer_reports_no_leader_after_a_resign_and_after_a_lease_expiry) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto name = unique_prefix("vacancy") + "E";
+    auto obs = observe_leader(c, name);
+    BOOST_TEST(!(co_await with_timeout(obs.next(), 10s)));  // nobody leads at the start
+    auto sa = co_await session::create(c);
+    elector ea(sa);
+    auto a = co_await ea.campaign(name, "alpha");
+    BOOST_TEST((co_await next_leader(obs)).value == "alpha");
+    co_await a.resign();
+    BOOST_TEST(!(co_await with_timeout(obs.next(), 10s)));  // resigned, no successor
+
+    // A candidate whose process died: its key is on a lease nobody renews (2 s).
+    auto lease = co_await c.lease_grant(2);
+    put_options on_lease;
+    on_lease.lease = lease.id;
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(lease.id));
+    co_await c.put(name + "/" + hex, "dying", on_lease);
+    BOOST_TEST((co_await next_leader(obs)).value == "dying");
+    BOOST_TEST(!(co_await with_timeout(obs.next(), 10s)));  // its lease expired
+
+    // A vacancy is reported even when the next candidate comes at once after it.
+    auto b = co_await ea.campaign(name, "beta");
+    BOOST_TEST((co_await next_leader(obs)).value == "beta");
+    co_await b.resign();
+    auto c2 = co_await ea.campaign(name, "gamma");
+    BOOST_TEST(!(co_await with_timeout(obs.next(), 10s)));
+    BOOST_TEST((co_await next_leader(obs)).value == "gamma");
+    co_await c2.resign();
+    co_await sa.close();
+  });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

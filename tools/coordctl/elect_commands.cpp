@@ -40,13 +40,18 @@ class elect_commands : public command_group {
       try {
         for (;;) {
           auto l = co_await obs.next();
+          if (!l) {  // no leader now: a JSON line says so, the text output (etcdctl's) does not
+            if (g.json) print_json({{"key", nullptr}, {"value", nullptr}});
+            std::cout.flush();
+            continue;
+          }
           if (g.json)
-            print_json({{"key", l.key},
-                        {"value", l.value},
-                        {"create_revision", l.create_revision},
-                        {"lease", l.lease}});
+            print_json({{"key", l->key},
+                        {"value", l->value},
+                        {"create_revision", l->create_revision},
+                        {"lease", l->lease}});
           else
-            std::cout << l.value << std::endl;
+            std::cout << l->value << std::endl;
         }
       } catch (const coordination_error& e) {
         if (e.code() != error::cancelled) throw;

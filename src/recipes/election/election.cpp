@@ -64,8 +64,7 @@ asio::awaitable<void> leadership::resign() {
 }
 
 leader_observer::leader_observer(client& c, std::string name)
-    : client_(std::make_unique<client>(detail::access::share(c))),
-      name_(std::move(name)) {
+    : client_(std::make_unique<client>(detail::access::share(c))), name_(std::move(name)) {
   check_name(name_);
 }
 
@@ -74,7 +73,7 @@ void leader_observer::cancel() {
   stream_.cancel();
 }
 
-asio::awaitable<leader_info> leader_observer::next() {
+asio::awaitable<std::optional<leader_info>> leader_observer::next() {
   if (!client_) throw coordination_error(error::cancelled, "empty leader_observer");
   const std::string prefix = name_ + "/";
   auto check = [&] {
@@ -87,39 +86,65 @@ asio::awaitable<leader_info> leader_observer::next() {
       pending_.pop_front();
       co_return i;
     }
-    if (!current_) {
-      // Who leads now? Nobody: wait for the first candidate's key.
-      auto r = co_await client_->range(prefix, detail::first_created());
-      check();
-      if (!r.kvs.empty()) {
-        current_ = to_info(name_, r.kvs[0]);
-        next_revision_ = r.header.revision + 1;
-      } else {
-        watch_options first;
-        first.prefix = true;
-        first.start_revision = r.header.revision + 1;
-        first.filter_delete = true;
-        stream_ = co_await client_->watch(prefix, first);
-        while (!current_) {
-          auto b = co_await stream_.next();
-          if (!b.events.empty()) {
-            current_ = to_info(name_, b.events.front().kv);
-            next_revision_ = b.events.front().kv.mod_revision + 1;
-          }
+    if (vacant_from_ > 0) {
+      // Nobody leads (reported): the first key created from here on is the next leader.
+      watch_options first;
+      first.prefix = true;
+      first.start_revision = vacant_from_;
+      first.filter_delete = true;
+      stream_ = co_await client_->watch(prefix, first);
+      while (!current_) {
+        auto b = co_await stream_.next();
+        if (!b.events.empty()) {
+          current_ = to_info(name_, b.events.front().kv);
+          next_revision_ = b.events.front().kv.mod_revision + 1;
         }
       }
+      vacant_from_ = 0;
+    } else if (!current_) {
+      // Who leads at lookup_at_ (the deletion of the last leader's key; 0 at the start: now)?
+      auto o = detail::first_created();
+      o.revision = lookup_at_;
+      range_result r;
+      bool compacted = false;
+      try {
+        r = co_await client_->range(prefix, o);
+      } catch (const coordination_error& e) {
+        if (e.code() != error::compacted || lookup_at_ == 0) throw;
+        compacted = true;  // (no co_await in a catch handler: GCC 12)
+      }
+      if (compacted) {
+        o.revision = 0;
+        r = co_await client_->range(prefix, o);
+        lookup_at_ = 0;
+      }
+      check();
+      const auto at = lookup_at_ > 0 ? lookup_at_ : r.header.revision;
+      lookup_at_ = 0;
+      if (r.kvs.empty()) {
+        vacant_from_ = at + 1;
+        co_return std::nullopt;
+      }
+      current_ = to_info(name_, r.kvs[0]);
+      next_revision_ = at + 1;
+    }
+    if (current_ && !on_key_) {
       check();
       watch_options on_key;
       on_key.start_revision = next_revision_;
       stream_ = co_await client_->watch(current_->key, on_key);
+      on_key_ = true;
       co_return *current_;
     }
-    // The leader proclaims (puts) or goes (delete: find the next one).
+    // The leader proclaims (puts) or goes (delete: find the next one at that revision).
     auto b = co_await stream_.next();
     for (auto& e : b.events) {
       if (e.type == event_type::del) {
         current_.reset();
+        on_key_ = false;
+        lookup_at_ = e.kv.mod_revision;
         stream_.cancel();
+        pending_.clear();
         break;
       }
       auto create = current_->create_revision;
