@@ -25,7 +25,7 @@ asio::awaitable<void> service(config_center& cfg, config_watch changes, limits l
   for (;;) {
     auto change = co_await changes.next();
     if (!change.new_value) continue;  // deleted: keep the current limits
-    auto applied = nlohmann::json::parse(*change.new_value).get<limits>();
+    auto applied = nlohmann::json::parse(change.new_value->value).get<limits>();
     std::cout << "  service: version " << change.version << " -> max_connections "
               << applied.max_connections << ", shed_ratio " << applied.shed_ratio << "\n";
     if (applied == last) break;

@@ -99,8 +99,8 @@ asio::awaitable<void> demo(asio::io_context& io) {
   // Deregistered: gone from the client's cache once its watch delivers the deletion.
   co_await servers.registry().deregister("examples-echo", "echo-2");
   auto changes = co_await registry.watch("examples-echo");
-  auto list = co_await changes.next();
-  while (list->size() != 2) list = co_await changes.next();
+  auto list = (co_await changes.next()).instances;
+  while (list->size() != 2) list = (co_await changes.next()).instances;
   std::cout << "after deregistering echo-2: " << list->size() << " instances\n";
 
   co_await servers.close();  // deregisters the rest

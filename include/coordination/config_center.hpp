@@ -25,6 +25,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -58,13 +59,18 @@ struct config_history_entry {
 
 enum class config_change_type { create, update, del };
 
+// One change of a config value, with the whole value before and after it, as get() returns
+// them: value, version, revision, and (when the watch reads meta, the default) metadata and
+// create/update times as they were at that revision. The times and metadata are empty for a
+// value written around this API, and when etcd has compacted the revision away before the
+// change was read (a watcher far behind).
 struct config_change {
   config_change_type type = config_change_type::update;
-  std::string key;                       // relative to the prefix
-  std::optional<std::string> old_value;  // none for a create
-  std::optional<std::string> new_value;  // none for a delete
-  std::int64_t version = 0;              // 0 for a delete
-  std::int64_t revision = 0;
+  std::string key;                        // relative to the prefix
+  std::optional<config_value> old_value;  // none for a create
+  std::optional<config_value> new_value;  // none for a delete
+  std::int64_t version = 0;               // new_value's version; 0 for a delete
+  std::int64_t revision = 0;              // the etcd revision of the change
   // When this client received the change (etcd keeps no times; the writer's clock is in
   // config_value::update_time and the history).
   config_time timestamp{};
@@ -95,21 +101,38 @@ struct config_set_options {
   std::optional<std::map<std::string, std::string>> metadata;
 };
 
+struct config_watch_options {
+  config_watch_options() {}
+  // Read each change's metadata and times: one etcd range per batch of events (a batch is what
+  // one etcd response carries; one set() is one batch), none when off. An old value's meta that
+  // this watch delivered as a new value before is not read again.
+  bool with_meta = true;
+};
+
 // A stream of changes under a config key or prefix, in revision order, each once, across
-// reconnects and etcd restarts (it is a watch_stream underneath). Cancelled when destroyed.
+// reconnects and etcd restarts (it is a watch_stream underneath: one etcd watch per call).
+// Cancelled when destroyed. Made by config_center::watch / watch_prefix.
 class config_watch {
  public:
   config_watch() = default;
-  config_watch(watch_stream stream, std::size_t strip);
-  // The next change; throws like watch_stream::next (compacted, cancelled, ...).
+  config_watch(watch_stream stream, client& c, std::size_t strip, std::string meta_prefix,
+               config_watch_options options);
+  // The next change; throws like watch_stream::next (compacted, cancelled, ...). A failed read
+  // of the meta throws too and loses nothing: the next call reads it again.
   boost::asio::awaitable<config_change> next();
   void cancel() { stream_.cancel(); }
   const watch_stream& stream() const { return stream_; }
 
  private:
+  boost::asio::awaitable<void> read_meta();
   watch_stream stream_;
+  std::shared_ptr<client> client_;
   std::size_t strip_ = 0;
+  std::string meta_prefix_;
+  config_watch_options options_;
   std::deque<config_change> pending_;
+  bool meta_unread_ = false;                         // pending_ waits for read_meta()
+  std::map<std::string, config_value> last_values_;  // the last new_value delivered, per key
 };
 
 class config_center {
@@ -159,8 +182,10 @@ class config_center {
     co_return parse_as<T>(v);
   }
 
-  boost::asio::awaitable<config_watch> watch(std::string key);
-  boost::asio::awaitable<config_watch> watch_prefix(std::string prefix);
+  // Changes of one key / every key under `prefix` (relative), from now on.
+  boost::asio::awaitable<config_watch> watch(std::string key, config_watch_options options = {});
+  boost::asio::awaitable<config_watch> watch_prefix(std::string prefix,
+                                                    config_watch_options options = {});
 
   const config_center_options& options() const { return options_; }
   std::string value_key(const std::string& key) const;  // the etcd key of a config key

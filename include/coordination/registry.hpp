@@ -120,9 +120,22 @@ class service_connection {
   std::shared_ptr<detail::service_cache> cache_;
 };
 
-// Every instance list of one service, one per change (the full list each time, including
-// unhealthy instances), starting with the list at the time watch() returned. A consumer more than
-// 1,024 changes behind skips to the newest lists (each list is complete, so nothing is lost but
+// One change of a service: every instance after it, and what changed since the update delivered
+// before it by the same watch (for the first update, every instance is `added`). Each vector is
+// sorted by instance id.
+struct service_update {
+  service_list instances;             // the full list, including unhealthy instances
+  std::vector<service_info> added;    // instance ids that were not there
+  std::vector<service_info> removed;  // instance ids that are gone (as they were last seen)
+  // Same instance id, record rewritten with another address, health, weight, metadata or lease
+  // (the new record). A rewrite that changes none of these is not reported.
+  std::vector<service_info> updated;
+  bool empty() const { return added.empty() && removed.empty() && updated.empty(); }
+};
+
+// The updates of one service, one per change, starting with the list at the time watch()
+// returned. A consumer more than 1,024 changes behind skips to the newest lists; its deltas are
+// then against the last update it was given, so adds, removes and updates are not lost (only
 // intermediate states). Cancelled when destroyed or by cancel().
 class service_watch {
  public:
@@ -130,8 +143,9 @@ class service_watch {
   service_watch(service_watch&&) noexcept;
   service_watch& operator=(service_watch&&) noexcept;
   ~service_watch();
-  // Throws error::cancelled after cancel() or when the registry closes.
-  boost::asio::awaitable<service_list> next();
+  // Waits for the next change. Throws error::cancelled after cancel() or when the registry
+  // closes.
+  boost::asio::awaitable<service_update> next();
   void cancel();
 
  private:

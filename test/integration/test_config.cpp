@@ -329,21 +329,21 @@ BOOST_AUTO_TEST_CASE(watch_key_and_prefix_see_create_update_delete) {
     BOOST_TEST((ch.type == config_change_type::create));
     BOOST_TEST(ch.key == "svc/a");
     BOOST_TEST(!ch.old_value);
-    BOOST_TEST(*ch.new_value == "1");
+    BOOST_TEST(ch.new_value->value == "1");
     BOOST_TEST(ch.version == 1);
     ch = co_await next_change(key_watch);
     BOOST_TEST((ch.type == config_change_type::update));
-    BOOST_TEST(*ch.old_value == "1");
-    BOOST_TEST(*ch.new_value == "2");
+    BOOST_TEST(ch.old_value->value == "1");
+    BOOST_TEST(ch.new_value->value == "2");
     ch = co_await next_change(key_watch);
     BOOST_TEST((ch.type == config_change_type::del));
-    BOOST_TEST(*ch.old_value == "2");
+    BOOST_TEST(ch.old_value->value == "2");
     BOOST_TEST(!ch.new_value);
 
     std::vector<std::string> seen;
     for (int i = 0; i < 4; ++i) {
       auto p = co_await next_change(prefix_watch);
-      seen.push_back(p.key + "=" + p.new_value.value_or("<deleted>"));
+      seen.push_back(p.key + "=" + (p.new_value ? p.new_value->value : "<deleted>"));
     }
     BOOST_TEST(
         (seen == std::vector<std::string>{"svc/a=1", "svc/a=2", "svc/b=x", "svc/a=<deleted>"}));
@@ -411,6 +411,75 @@ BOOST_AUTO_TEST_CASE(calls_cancelled_anywhere_throw_cancelled) {
       cancelled += how == "cancelled";
     }
     BOOST_TEST(cancelled > 0);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_change_carries_whole_values_with_versions_and_metadata) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    config_center cc(c, under("whole"));
+    auto w = co_await cc.watch("k");
+    config_watch_options bare;
+    bare.with_meta = false;
+    auto plain = co_await cc.watch("k", bare);
+    config_set_options by_alice;
+    by_alice.metadata = std::map<std::string, std::string>{{"owner", "alice"}};
+    auto v1 = co_await cc.set("k", "1", by_alice);
+    auto late = co_await cc.watch("k");  // starts after v1: v1's meta is read, not remembered
+    config_set_options by_bob;
+    by_bob.metadata = std::map<std::string, std::string>{{"owner", "bob"}};
+    auto v2 = co_await cc.set("k", "2", by_bob);
+    co_await c.put(cc.value_key("k"), "3");  // around the API: the meta stays bob's
+    co_await cc.remove("k");
+
+    auto ch = co_await next_change(w);
+    BOOST_TEST((ch.type == config_change_type::create));
+    BOOST_REQUIRE(ch.new_value);
+    BOOST_TEST(!ch.old_value);
+    BOOST_TEST(ch.new_value->version == 1);
+    BOOST_TEST(ch.new_value->revision == v1.revision);
+    BOOST_TEST(ch.new_value->metadata.at("owner") == "alice");
+    BOOST_TEST((ch.new_value->create_time == v1.create_time));
+    BOOST_TEST((ch.new_value->update_time == v1.update_time));
+
+    ch = co_await next_change(w);
+    BOOST_REQUIRE(ch.old_value);
+    BOOST_REQUIRE(ch.new_value);
+    BOOST_TEST(ch.old_value->version == 1);
+    BOOST_TEST(ch.old_value->metadata.at("owner") == "alice");
+    BOOST_TEST(ch.new_value->version == 2);
+    BOOST_TEST(ch.new_value->value == "2");
+    BOOST_TEST(ch.new_value->metadata.at("owner") == "bob");
+    BOOST_TEST((ch.new_value->update_time == v2.update_time));
+    BOOST_TEST((ch.new_value->create_time == v1.create_time));  // created once
+
+    ch = co_await next_change(w);
+    BOOST_TEST(ch.new_value->version == 3);
+    BOOST_TEST(ch.new_value->value == "3");
+    BOOST_TEST(ch.new_value->metadata.at("owner") == "bob");
+    BOOST_TEST((ch.new_value->update_time == v2.update_time));  // not written through the API
+    BOOST_TEST(ch.old_value->version == 2);
+
+    ch = co_await next_change(w);
+    BOOST_TEST((ch.type == config_change_type::del));
+    BOOST_TEST(!ch.new_value);
+    BOOST_REQUIRE(ch.old_value);
+    BOOST_TEST(ch.old_value->version == 3);
+    BOOST_TEST(ch.old_value->value == "3");
+    BOOST_TEST(ch.old_value->metadata.at("owner") == "bob");
+
+    // A watch that began after v1 reads v1's meta at the revision before the change.
+    ch = co_await next_change(late);
+    BOOST_TEST(ch.old_value->version == 1);
+    BOOST_TEST(ch.old_value->metadata.at("owner") == "alice");
+    BOOST_TEST((ch.old_value->update_time == v1.update_time));
+    BOOST_TEST(ch.new_value->metadata.at("owner") == "bob");
+
+    // Without meta: versions and values, no metadata or times.
+    ch = co_await next_change(plain);
+    BOOST_TEST(ch.new_value->version == 1);
+    BOOST_TEST(ch.new_value->metadata.empty());
+    BOOST_TEST(ch.new_value->update_time.time_since_epoch().count() == 0);
   });
 }
 

@@ -1,8 +1,8 @@
 #include <cstdlib>
 
-#include "common.hpp"
 #include "coordination/coordinator.hpp"
 #include "coordination/with_timeout.hpp"
+#include "coordinator_common.hpp"
 
 namespace asio = boost::asio;
 using namespace coordination;
@@ -12,17 +12,6 @@ using namespace std::chrono_literals;
 namespace {
 
 // test_config() against the test etcd, every prefix under a fresh test prefix.
-config scoped(const std::string& name) {
-  auto c = test_config();
-  c.etcd = config_for(shared_endpoints());
-  auto p = unique_prefix(name);
-  c.locks.prefix = p + "locks/";
-  c.registry.prefix = p + "services/";
-  c.config_center.prefix = p + "config/";
-  c.elections_prefix = p + "elections/";
-  return c;
-}
-
 bool says(const coordination_error& e, const char* field) {
   return e.code() == error::invalid_argument &&
          std::string(e.what()).find(field) != std::string::npos;
@@ -34,7 +23,7 @@ BOOST_AUTO_TEST_SUITE(coordinator_suite)
 
 BOOST_AUTO_TEST_CASE(facade_lock_registry_config_election_and_graceful_close) {
   run([](asio::io_context& io) -> asio::awaitable<void> {
-    auto cfg = scoped("facade");
+    auto cfg = scoped_config("facade");
     coordinator coord(io.get_executor(), cfg);
     auto st = co_await coord.ping();
     BOOST_TEST(!st.version.empty());
@@ -82,7 +71,7 @@ BOOST_AUTO_TEST_CASE(facade_lock_registry_config_election_and_graceful_close) {
 
 BOOST_AUTO_TEST_CASE(session_and_locker_handles_stay_valid_across_a_session_replacement) {
   run([](asio::io_context& io) -> asio::awaitable<void> {
-    auto cfg = scoped("replace");
+    auto cfg = scoped_config("replace");
     coordinator coord(io.get_executor(), cfg);
     auto first = co_await coord.current_session();
     auto old_locks = co_await coord.locks();
@@ -110,7 +99,7 @@ BOOST_AUTO_TEST_CASE(session_and_locker_handles_stay_valid_across_a_session_repl
 
 BOOST_AUTO_TEST_CASE(modules_scope_every_key) {
   run([](asio::io_context& io) -> asio::awaitable<void> {
-    auto cfg = scoped("module");
+    auto cfg = scoped_config("module");
     coordinator coord(io.get_executor(), cfg);
     auto orders = coord.module("orders");
     auto billing = coord.module("billing");
@@ -151,14 +140,14 @@ BOOST_AUTO_TEST_CASE(global_api_before_and_after_init) {
     co_await expect_failure(get_config("k"), error::not_initialized, "init");
     BOOST_CHECK_EXCEPTION(global_coordinator(), coordination_error,
                           [](auto& e) { return e.code() == error::not_initialized; });
-    auto cfg = scoped("global");
+    auto cfg = scoped_config("global");
     init(io.get_executor(), cfg);
     BOOST_TEST(initialized());
     co_await set_config("k", "v");
     BOOST_TEST((co_await get_config("k")).value == "v");
     auto w = co_await watch_config("k");
     co_await set_config("k", "v2");
-    BOOST_TEST(*(co_await with_timeout(w.next(), 5s)).new_value == "v2");
+    BOOST_TEST((co_await with_timeout(w.next(), 5s)).new_value->value == "v2");
     auto l = co_await acquire_lock("job");
     BOOST_TEST(l.key().starts_with(cfg.locks.prefix + "job/"));
     service_info i;
@@ -174,7 +163,7 @@ BOOST_AUTO_TEST_CASE(global_api_before_and_after_init) {
     // The cache follows etcd through its watch: wait for the removal to arrive.
     for (;;) {
       auto l = co_await with_timeout(w2.next(), 5s);
-      if (l->empty()) break;
+      if (l.instances->empty()) break;
     }
     BOOST_TEST((co_await discover_services("svc"))->empty());
     co_await shutdown();

@@ -32,10 +32,13 @@ service_info instance(std::string name, std::string id, std::string address) {
   return i;
 }
 
-std::vector<std::string> ids(const service_list& l) {
+std::vector<std::string> ids(const std::vector<service_info>& l) {
   std::vector<std::string> out;
-  for (auto& i : *l) out.push_back(i.instance_id);
+  for (auto& i : l) out.push_back(i.instance_id);
   return out;
+}
+std::vector<std::string> ids(const service_list& l) {
+  return ids(*l);
 }
 
 // A loopback listener that accepts (and keeps) connections until closed.
@@ -70,8 +73,8 @@ asio::awaitable<service_list> until(service_watch& w, F ok, std::chrono::seconds
   for (;;) {
     auto left = give_up - std::chrono::steady_clock::now();
     BOOST_REQUIRE_MESSAGE(left > 0s, "the watch never showed the expected list");
-    auto l = co_await with_timeout(w.next(), left);
-    if (ok(*l)) co_return l;
+    auto u = co_await with_timeout(w.next(), left);
+    if (ok(*u.instances)) co_return u.instances;
   }
 }
 
@@ -191,7 +194,7 @@ BOOST_AUTO_TEST_CASE(unhealthy_instances_are_hidden_and_watch_sees_every_change)
     client other(io.get_executor(), config_for(shared_endpoints()));
     service_registry view(other, o);
     auto w = co_await view.watch("pay");
-    BOOST_TEST((co_await with_timeout(w.next(), 5s))->empty());  // the list at watch time
+    BOOST_TEST((co_await with_timeout(w.next(), 5s)).instances->empty());  // at watch time
 
     co_await reg.register_service(instance("pay", "p1", "127.0.0.1:1001"));
     auto l = co_await until(w, [](auto& l) { return l.size() == 1; });
@@ -220,6 +223,51 @@ BOOST_AUTO_TEST_CASE(unhealthy_instances_are_hidden_and_watch_sees_every_change)
     co_await reg.deregister("pay", "p2");  // remove
     l = co_await until(w, [](auto& l) { return l.size() == 1; });
     BOOST_TEST(l->at(0).instance_id == "p1");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_watch_delivers_what_was_added_removed_and_updated) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto o = under("delta");
+    service_registry reg(c, o);
+    co_await reg.register_service(instance("api", "a0", "127.0.0.1:1000"));
+    client other(io.get_executor(), config_for(shared_endpoints()));
+    service_registry view(other, o);
+    auto w = co_await view.watch("api");
+    auto next = [&]() -> asio::awaitable<service_update> {
+      for (;;) {  // (a list that changed nothing, e.g. a rewrite with the same record: skip)
+        auto u = co_await with_timeout(w.next(), 10s);
+        if (!u.empty()) co_return u;
+      }
+    };
+    auto u = co_await next();  // the first update: everything there is "added"
+    BOOST_TEST(ids(u.added) == std::vector<std::string>{"a0"});
+    BOOST_TEST(u.removed.empty());
+
+    co_await reg.register_service(instance("api", "a1", "127.0.0.1:1001"));
+    u = co_await next();
+    BOOST_TEST(ids(u.added) == std::vector<std::string>{"a1"});
+    BOOST_TEST(u.removed.empty());
+    BOOST_TEST(u.updated.empty());
+    BOOST_TEST(u.instances->size() == 2u);
+
+    co_await reg.update_health("api", "a0", health_status::unhealthy);
+    u = co_await next();
+    BOOST_TEST(u.added.empty());
+    BOOST_TEST(u.removed.empty());
+    BOOST_REQUIRE(u.updated.size() == 1u);
+    BOOST_TEST(u.updated[0].instance_id == "a0");
+    BOOST_TEST((u.updated[0].health == health_status::unhealthy));
+
+    co_await reg.deregister("api", "a1");
+    u = co_await next();
+    BOOST_TEST(u.added.empty());
+    BOOST_TEST(ids(u.removed) == std::vector<std::string>{"a1"});
+    BOOST_TEST(u.removed[0].address == "127.0.0.1:1001");  // as it was
+    BOOST_TEST(u.instances->size() == 1u);
+    co_await reg.close();
+    co_await view.close();
   });
 }
 

@@ -166,3 +166,73 @@ BOOST_AUTO_TEST_CASE(registry_options_refuse_each_bad_field_by_name) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+service_info inst(std::string id, std::string address, health_status h = health_status::healthy) {
+  service_info i;
+  i.name = "svc";
+  i.instance_id = std::move(id);
+  i.address = std::move(address);
+  i.health = h;
+  return i;
+}
+
+service_list list_of(std::vector<service_info> v) {
+  return std::make_shared<const std::vector<service_info>>(std::move(v));
+}
+
+std::vector<std::string> ids_of(const std::vector<service_info>& v) {
+  std::vector<std::string> out;
+  for (auto& i : v) out.push_back(i.instance_id);
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_first_update_adds_every_instance) {
+  auto after = list_of({inst("a", "h:1"), inst("b", "h:2")});
+  auto u = diff_instances(nullptr, after);
+  BOOST_TEST(ids_of(u.added) == (std::vector<std::string>{"a", "b"}));
+  BOOST_TEST(u.removed.empty());
+  BOOST_TEST(u.updated.empty());
+  BOOST_TEST(u.instances.get() == after.get());  // the snapshot itself, not a copy
+  auto none = diff_instances(nullptr, list_of({}));
+  BOOST_TEST(none.empty());
+  BOOST_TEST(none.instances->empty());
+}
+
+BOOST_AUTO_TEST_CASE(deltas_name_what_was_added_removed_and_updated) {
+  auto before = list_of({inst("a", "h:1"), inst("b", "h:2"), inst("d", "h:4"), inst("f", "h:6")});
+  auto moved = inst("b", "h:20");
+  auto sick = inst("d", "h:4", health_status::unhealthy);
+  auto after = list_of({inst("a", "h:1"), moved, inst("c", "h:3"), sick, inst("g", "h:7")});
+  auto u = diff_instances(before, after);
+  BOOST_TEST(ids_of(u.added) == (std::vector<std::string>{"c", "g"}));
+  BOOST_TEST(ids_of(u.removed) == (std::vector<std::string>{"f"}));
+  BOOST_TEST(u.removed[0].address == "h:6");  // as it was
+  BOOST_TEST(ids_of(u.updated) == (std::vector<std::string>{"b", "d"}));
+  BOOST_TEST(u.updated[0].address == "h:20");  // the new record
+  BOOST_TEST((u.updated[1].health == health_status::unhealthy));
+}
+
+BOOST_AUTO_TEST_CASE(a_rewrite_that_changes_no_field_is_not_an_update) {
+  auto a = inst("a", "h:1");
+  auto rewritten = a;
+  rewritten.revision = 99;  // a new write of the same record
+  rewritten.last_heartbeat = wall_time(std::chrono::seconds(5));
+  auto u = diff_instances(list_of({a}), list_of({rewritten}));
+  BOOST_TEST(u.empty());
+  auto weighted = a;
+  weighted.weight = 5;
+  BOOST_TEST(ids_of(diff_instances(list_of({a}), list_of({weighted})).updated) ==
+             (std::vector<std::string>{"a"}));
+  auto tagged = a;
+  tagged.metadata["zone"] = "b";
+  BOOST_TEST(diff_instances(list_of({a}), list_of({tagged})).updated.size() == 1u);
+  auto released = a;
+  released.lease = 7;  // registered again on a new lease
+  BOOST_TEST(diff_instances(list_of({a}), list_of({released})).updated.size() == 1u);
+  auto all_gone = diff_instances(list_of({a, inst("b", "h:2")}), list_of({}));
+  BOOST_TEST(ids_of(all_gone.removed) == (std::vector<std::string>{"a", "b"}));
+}

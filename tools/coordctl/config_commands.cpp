@@ -135,15 +135,18 @@ class config_commands : public command_group {
                    {"key", ch.key},
                    {"revision", ch.revision},
                    {"version", ch.version}};
-            if (ch.old_value) j["old_value"] = *ch.old_value;
-            if (ch.new_value) j["new_value"] = *ch.new_value;
+            if (ch.old_value) j["old_value"] = ch.old_value->value;
+            if (ch.new_value) j["new_value"] = ch.new_value->value;
+            if (ch.old_value) j["old_version"] = ch.old_value->version;
+            if (ch.new_value && !ch.new_value->metadata.empty())
+              j["metadata"] = ch.new_value->metadata;
             print_json(j);
           } else {
             std::cout << type << " " << ch.key;
             if (ch.old_value && ch.new_value)
-              std::cout << " " << *ch.old_value << " -> " << *ch.new_value;
+              std::cout << " " << ch.old_value->value << " -> " << ch.new_value->value;
             else if (ch.new_value)
-              std::cout << " " << *ch.new_value;
+              std::cout << " " << ch.new_value->value;
             std::cout << "\n";
           }
           std::cout.flush();

@@ -111,11 +111,19 @@ class service_commands : public command_group {
       on_interrupt stop(io, [&] { w.cancel(); });
       try {
         for (;;) {
-          auto l = co_await w.next();
+          auto u = co_await w.next();
+          auto& l = u.instances;
           if (g.json) {
-            json all = json::array();
-            for (auto& i : *l) all.push_back(instance_json(i));
-            print_json({{"service", name_}, {"instances", all}});
+            auto list = [&](const std::vector<service_info>& v) {
+              json a = json::array();
+              for (auto& i : v) a.push_back(instance_json(i));
+              return a;
+            };
+            print_json({{"service", name_},
+                        {"instances", list(*l)},
+                        {"added", list(u.added)},
+                        {"removed", list(u.removed)},
+                        {"updated", list(u.updated)}});
           } else {
             std::cout << "-- " << name_ << ": " << l->size() << " instance(s)\n";
             for (auto& i : *l) print_instance(i, false);

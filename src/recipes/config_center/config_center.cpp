@@ -103,34 +103,6 @@ void config_center_options::validate() const {
     bad("config.max_version_history", "must be between 1 and 1000");
 }
 
-config_watch::config_watch(watch_stream stream, std::size_t strip)
-    : stream_(std::move(stream)), strip_(strip) {}
-
-asio::awaitable<config_change> config_watch::next() {
-  while (pending_.empty()) {
-    auto batch = co_await stream_.next();
-    auto now = std::chrono::system_clock::now();
-    for (auto& e : batch.events) {
-      config_change c;
-      c.key = e.kv.key.size() >= strip_ ? e.kv.key.substr(strip_) : e.kv.key;
-      c.revision = e.kv.mod_revision;
-      c.timestamp = now;
-      if (e.prev_kv) c.old_value = e.prev_kv->value;
-      if (e.type == event_type::del) {
-        c.type = config_change_type::del;
-      } else {
-        c.type = e.kv.version == 1 ? config_change_type::create : config_change_type::update;
-        c.new_value = e.kv.value;
-        c.version = e.kv.version;
-      }
-      pending_.push_back(std::move(c));
-    }
-  }
-  auto c = std::move(pending_.front());
-  pending_.pop_front();
-  co_return c;
-}
-
 config_center::config_center(client& c, config_center_options options)
     : client_(detail::access::share(c)), options_(std::move(options)) {
   options_.validate();
@@ -393,20 +365,118 @@ asio::awaitable<std::vector<config_history_entry>> config_center::history(std::s
   co_return out;
 }
 
-asio::awaitable<config_watch> config_center::watch(std::string key) {
+asio::awaitable<config_watch> config_center::watch(std::string key, config_watch_options options) {
   detail::check_key(key, "config key");
   watch_options o;
   o.prev_kv = true;
   auto s = co_await client_.watch(value_key(key), o);
-  co_return config_watch(std::move(s), options_.prefix.size());
+  co_return config_watch(std::move(s), client_, options_.prefix.size(), options_.meta_prefix,
+                         options);
 }
 
-asio::awaitable<config_watch> config_center::watch_prefix(std::string prefix) {
+asio::awaitable<config_watch> config_center::watch_prefix(std::string prefix,
+                                                          config_watch_options options) {
   watch_options o;
   o.prev_kv = true;
   o.prefix = true;
   auto s = co_await client_.watch(options_.prefix + prefix, o);
-  co_return config_watch(std::move(s), options_.prefix.size());
+  co_return config_watch(std::move(s), client_, options_.prefix.size(), options_.meta_prefix,
+                         options);
+}
+
+// ---- config_watch --------------------------------------------------------------------------
+
+config_watch::config_watch(watch_stream stream, client& c, std::size_t strip,
+                           std::string meta_prefix, config_watch_options options)
+    : stream_(std::move(stream)),
+      client_(std::make_shared<client>(detail::access::share(c))),
+      strip_(strip),
+      meta_prefix_(std::move(meta_prefix)),
+      options_(options) {}
+
+asio::awaitable<config_change> config_watch::next() {
+  while (pending_.empty()) {
+    auto batch = co_await stream_.next();
+    auto now = std::chrono::system_clock::now();
+    for (auto& e : batch.events) {
+      config_change c;
+      c.key = e.kv.key.size() >= strip_ ? e.kv.key.substr(strip_) : e.kv.key;
+      c.revision = e.kv.mod_revision;
+      c.timestamp = now;
+      if (e.prev_kv) c.old_value = to_value(c.key, *e.prev_kv, json::object());
+      if (e.type == event_type::del) {
+        c.type = config_change_type::del;
+      } else {
+        c.type = e.kv.version == 1 ? config_change_type::create : config_change_type::update;
+        c.new_value = to_value(c.key, e.kv, json::object());
+        c.version = e.kv.version;
+      }
+      pending_.push_back(std::move(c));
+    }
+    meta_unread_ = options_.with_meta && !pending_.empty();
+  }
+  if (meta_unread_) {
+    co_await read_meta();  // (throws with pending_ kept: the next call reads again)
+    meta_unread_ = false;
+  }
+  auto c = std::move(pending_.front());
+  pending_.pop_front();
+  if (c.new_value) {
+    if (last_values_.size() >= 1024 && !last_values_.contains(c.key)) last_values_.clear();
+    last_values_[c.key] = *c.new_value;
+  } else {
+    last_values_.erase(c.key);
+  }
+  co_return c;
+}
+
+// The meta of the pending changes' values, as it was at their revisions: the new value's at the
+// change's revision (set() writes value and meta in one txn), the old value's just before it
+// (or the one this watch delivered with it). One read-only txn per 128 ranges (etcd's default
+// --max-txn-ops).
+asio::awaitable<void> config_watch::read_meta() {
+  std::vector<std::pair<config_value*, std::int64_t>> wanted;  // (value, revision of its meta)
+  for (auto& c : pending_) {
+    if (c.new_value) wanted.emplace_back(&*c.new_value, c.revision);
+    if (!c.old_value) continue;
+    auto known = last_values_.find(c.key);
+    if (known != last_values_.end() && known->second.revision == c.old_value->revision) {
+      c.old_value->create_time = known->second.create_time;
+      c.old_value->update_time = known->second.update_time;
+      c.old_value->metadata = known->second.metadata;
+    } else {
+      wanted.emplace_back(&*c.old_value, c.revision - 1);
+    }
+  }
+  auto& log = *detail::impl_of(*client_).log;
+  constexpr std::size_t max_ops = 128;
+  for (std::size_t from = 0; from < wanted.size(); from += max_ops) {
+    const auto to = std::min(wanted.size(), from + max_ops);
+    txn_request t;
+    t.idempotent = true;  // reads only
+    for (auto i = from; i < to; ++i) {
+      range_options o;
+      o.revision = wanted[i].second;
+      t.success.push_back(range_op{meta_prefix_ + wanted[i].first->key, o});
+    }
+    txn_result r;
+    bool compacted = false;
+    try {
+      r = co_await client_->txn(std::move(t));
+    } catch (const coordination_error& e) {
+      if (e.code() != error::compacted) throw;
+      compacted = true;
+    }
+    if (compacted) {  // (the watcher is far behind: these values go without their meta)
+      log.debug("coordination: config watch: meta compacted away; changes delivered without it");
+      continue;
+    }
+    for (auto i = from; i < to; ++i) {
+      auto& v = *wanted[i].first;
+      v.metadata.clear();
+      fill_meta(v, parse_json(first(r.responses.at(i - from)), json::object(), log));
+    }
+  }
 }
 
 }  // namespace coordination

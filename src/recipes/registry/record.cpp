@@ -159,5 +159,34 @@ std::optional<service_info> decode_record(const key_value& kv, const std::string
   return i;
 }
 
+namespace {
+bool same_record(const service_info& a, const service_info& b) {
+  return a.address == b.address && a.health == b.health && a.weight == b.weight &&
+         a.metadata == b.metadata && a.lease == b.lease;
+}
+}  // namespace
+
+service_update diff_instances(const service_list& before, service_list after) {
+  static const std::vector<service_info> none;
+  const auto& old = before ? *before : none;
+  const auto& now = after ? *after : none;
+  service_update u;
+  auto o = old.begin();
+  auto n = now.begin();
+  while (o != old.end() || n != now.end()) {
+    if (n == now.end() || (o != old.end() && o->instance_id < n->instance_id)) {
+      u.removed.push_back(*o++);
+    } else if (o == old.end() || n->instance_id < o->instance_id) {
+      u.added.push_back(*n++);
+    } else {
+      if (!same_record(*o, *n)) u.updated.push_back(*n);
+      ++o;
+      ++n;
+    }
+  }
+  u.instances = after ? std::move(after) : std::make_shared<const std::vector<service_info>>();
+  return u;
+}
+
 }  // namespace detail
 }  // namespace coordination

@@ -31,4 +31,7 @@ nlohmann::json encode_record(const service_info& i, std::chrono::seconds ttl, wa
 std::optional<service_info> decode_record(const key_value& kv, const std::string& service_prefix,
                                           const std::string& name);
 
+// The update from `before` (null: empty) to `after`, both sorted by instance id.
+service_update diff_instances(const service_list& before, service_list after);
+
 }  // namespace coordination::detail

@@ -69,7 +69,7 @@ service_watch::~service_watch() {
 void service_watch::cancel() {
   if (state_) state_->cancel();
 }
-asio::awaitable<service_list> service_watch::next() {
+asio::awaitable<service_update> service_watch::next() {
   auto s = state_;
   if (!s) throw coordination_error(error::cancelled, "empty service_watch");
   while (s->queue.empty() && !s->cancelled) {
@@ -78,7 +78,9 @@ asio::awaitable<service_list> service_watch::next() {
   if (s->queue.empty()) throw coordination_error(error::cancelled, "service watch cancelled");
   auto l = std::move(s->queue.front());
   s->queue.pop_front();
-  co_return l;
+  auto update = detail::diff_instances(s->delivered, l);
+  s->delivered = std::move(l);
+  co_return update;
 }
 
 // ---- service_registry ----------------------------------------------------------------------

@@ -30,6 +30,7 @@ using steady = std::chrono::steady_clock;
 struct service_subscriber {
   explicit service_subscriber(asio::any_io_executor ex) : signal(ex, steady::time_point::max()) {}
   std::deque<service_list> queue;
+  service_list delivered;  // the last list next() returned (the deltas' base)
   asio::steady_timer signal;
   bool cancelled = false;
   static constexpr std::size_t max_queued = 1024;
