@@ -331,11 +331,12 @@ int main(int argc, char** argv) {
   app.add_option("--workload", o.workload,
                  "put | get | get-serializable | txn | lease-keepalive | lock | lock-contended | "
                  "rwlock | watch-latency | watch-fanout | register-discover | discover-cached | "
-                 "config-cas | connect-get (a new client and connection per get)")
-      ->check(
-          CLI::IsMember({"put", "get", "get-serializable", "connect-get", "txn", "lease-keepalive",
-                         "lock", "lock-contended", "rwlock", "watch-latency", "watch-fanout",
-                         "register-discover", "discover-cached", "config-cas"}));
+                 "config-cas | config-watch | config-watch-bare | connect-get (a new client and "
+                 "connection per get)")
+      ->check(CLI::IsMember({"put", "get", "get-serializable", "connect-get", "txn",
+                             "lease-keepalive", "lock", "lock-contended", "rwlock", "watch-latency",
+                             "watch-fanout", "register-discover", "discover-cached", "config-cas",
+                             "config-watch", "config-watch-bare"}));
   app.add_option("--clients", o.clients, "concurrent clients (coroutines)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--duration", o.duration, "seconds per run")->check(CLI::Range(0.1, 3600.0));
@@ -460,6 +461,8 @@ int main(int argc, char** argv) {
         co_await discover_cached(o, c, r);
       } else if (o.workload == "config-cas") {
         co_await config_cas(o, c, r);
+      } else if (o.workload == "config-watch" || o.workload == "config-watch-bare") {
+        co_await bench::config_watch_workload(o, c, r, o.workload == "config-watch");
       }
     };
     asio::co_spawn(io, body(), [&](std::exception_ptr e) {

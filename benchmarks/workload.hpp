@@ -101,3 +101,12 @@ asio::awaitable<void> closed_loop(const options& o, result& r, Op op) {
 }
 
 }  // namespace coordination::bench
+
+namespace coordination {
+class client;
+}
+
+namespace coordination::bench {
+// config-watch (with_meta) and config-watch-bare (config_watch_workload.cpp).
+asio::awaitable<void> config_watch_workload(const options& o, client& c, result& r, bool with_meta);
+}  // namespace coordination::bench

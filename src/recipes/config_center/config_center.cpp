@@ -452,20 +452,37 @@ asio::awaitable<void> config_watch::read_meta() {
   constexpr std::size_t max_ops = 128;
   for (std::size_t from = 0; from < wanted.size(); from += max_ops) {
     const auto to = std::min(wanted.size(), from + max_ops);
-    txn_request t;
-    t.idempotent = true;  // reads only
-    for (auto i = from; i < to; ++i) {
-      range_options o;
-      o.revision = wanted[i].second;
-      t.success.push_back(range_op{meta_prefix_ + wanted[i].first->key, o});
-    }
+    // Serializable first: a past revision reads the same on every member, and a txn of
+    // serializable ranges is answered without a round of raft. A member behind the watch's
+    // (answering "future revision") is asked again, linearizably.
+    auto request = [&](bool serializable) {
+      txn_request t;
+      t.idempotent = true;  // reads only
+      for (auto i = from; i < to; ++i) {
+        range_options o;
+        o.revision = wanted[i].second;
+        o.serializable = serializable;
+        t.success.push_back(range_op{meta_prefix_ + wanted[i].first->key, o});
+      }
+      return t;
+    };
     txn_result r;
-    bool compacted = false;
+    bool compacted = false, behind = false;
     try {
-      r = co_await client_->txn(std::move(t));
+      r = co_await client_->txn(request(true));
     } catch (const coordination_error& e) {
-      if (e.code() != error::compacted) throw;
-      compacted = true;
+      behind = e.code() == error::invalid_argument &&
+               std::string_view(e.what()).find("future revision") != std::string_view::npos;
+      compacted = e.code() == error::compacted;
+      if (!behind && !compacted) throw;
+    }
+    if (behind) {
+      try {
+        r = co_await client_->txn(request(false));
+      } catch (const coordination_error& e) {
+        if (e.code() != error::compacted) throw;
+        compacted = true;
+      }
     }
     if (compacted) {  // (the watcher is far behind: these values go without their meta)
       log.debug("coordination: config watch: meta compacted away; changes delivered without it");
