@@ -1,9 +1,10 @@
 // quickstart: the coordinator in a few awaitables — a lock with a fencing-guarded write, a config
 // value with compare-and-set, a registered and discovered service, an election, and the plain
-// etcd API underneath. Run against COORD_ENDPOINTS (default http://127.0.0.1:2379);
-// scripts/demo.sh starts a throwaway etcd and runs it.
+// etcd API underneath; then the global free functions. Run against COORD_ENDPOINTS (default
+// http://127.0.0.1:2379); scripts/demo.sh starts a throwaway etcd and runs it.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <coordination/coordinator.hpp>
 #include <iostream>
 
@@ -59,12 +60,36 @@ asio::awaitable<void> tour(coordinator& coord) {
   co_await coord.close();
 }
 
+// The same with free functions on a global coordinator (the seeds' API): init() once, then call
+// them from coroutines on that executor; shutdown() closes it.
+asio::awaitable<void> global_tour() {
+  init(co_await asio::this_coro::executor, config::from_env());
+  auto status = co_await ping();
+  std::cout << "global: etcd " << status.version << ", revision " << status.header.revision << "\n";
+  auto nightly = co_await try_acquire_lock("quickstart/nightly", 30s);  // locked if held
+  auto again = co_await acquire_reentrant_lock("quickstart/reentrant");
+  auto twice = co_await acquire_reentrant_lock("quickstart/reentrant");  // counts up
+  std::cout << "global: reentrant count " << twice.acquire_count() << "\n";
+  auto reader = co_await acquire_read_lock("quickstart/catalog");  // many readers
+  auto other_reader = co_await acquire_read_lock("quickstart/catalog", 20s);
+  std::cout << "global: two readers on quickstart/catalog\n";
+  co_await reader.release();
+  co_await other_reader.release();
+  auto v = co_await set_config("quickstart/mode", "fast");
+  co_await delete_config("quickstart/mode", v.version);  // conflict if it changed meanwhile
+  co_await shutdown();
+}
+
 int main() {
   asio::io_context io;
   try {
     coordinator coord(io.get_executor(), config::from_env());
     std::exception_ptr failure;
     asio::co_spawn(io, tour(coord), [&](std::exception_ptr e) { failure = e; });
+    io.run();
+    if (failure) std::rethrow_exception(failure);
+    io.restart();
+    asio::co_spawn(io, global_tour(), [&](std::exception_ptr e) { failure = e; });
     io.run();
     if (failure) std::rethrow_exception(failure);
   } catch (const coordination_error& e) {
