@@ -60,7 +60,8 @@ cleanup_run_dir() {
   if [[ -n ${COORD_RUN_DIR:-} && -d $COORD_RUN_DIR ]]; then
     local pid cmd
     for pid in /proc/[0-9]*; do
-      cmd=$(tr '\0' ' ' <"$pid/cmdline" 2>/dev/null) || continue
+      # (the process may be gone by now: the braces also silence the failed redirection)
+      cmd=$( { tr '\0' ' ' <"$pid/cmdline"; } 2>/dev/null) || continue
       [[ $cmd == *"$COORD_RUN_DIR"* ]] && kill -9 "${pid#/proc/}" 2>/dev/null
     done
     rm -rf "$COORD_RUN_DIR"

@@ -13,7 +13,9 @@ case ${1:-} in
 esac
 
 install_dependencies
-build_project
+# Only what the demo runs: the library, the quickstart and the local etcd launcher
+# (scripts/test.sh builds everything else in the same build directory).
+BUILD_TARGETS="quickstart coord-local-etcd" build_project
 setup_run_dir
 if [[ -z ${COORD_ENDPOINTS:-} ]]; then
   select_etcd "$etcd_version"
