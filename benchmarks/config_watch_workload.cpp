@@ -24,10 +24,19 @@ asio::awaitable<void> config_watch_workload(const options& o, client& c, result&
   std::map<std::string, std::int64_t> delivered;  // key -> newest version the watch gave
   std::uint64_t with_metadata = 0;
   asio::steady_timer changed(ex, clock_type::time_point::max());
-  bool stop = false;
+  bool stop = false, watcher_done = false;
+  asio::steady_timer watcher_ended(ex, clock_type::time_point::max());
   asio::co_spawn(
       ex,
       [&]() -> asio::awaitable<void> {
+        struct on_exit {  // (this frame's state outlives the watcher: it is awaited below)
+          bool& done;
+          asio::steady_timer& ended;
+          ~on_exit() {
+            done = true;
+            ended.cancel();
+          }
+        } mark{watcher_done, watcher_ended};
         while (!stop) {
           try {
             auto ch = co_await w.next();
@@ -52,6 +61,7 @@ asio::awaitable<void> config_watch_workload(const options& o, client& c, result&
   });
   stop = true;
   w.cancel();
+  if (!watcher_done) co_await watcher_ended.async_wait(asio::as_tuple(asio::use_awaitable));
   r.extra["with_meta"] = with_meta;
   r.extra["changes_with_metadata"] = with_metadata;  // 0 for config-watch-bare
   other.close();

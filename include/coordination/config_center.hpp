@@ -28,8 +28,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "coordination/client.hpp"
@@ -133,6 +135,7 @@ class config_watch {
   std::deque<config_change> pending_;
   bool meta_unread_ = false;                         // pending_ waits for read_meta()
   std::map<std::string, config_value> last_values_;  // the last new_value delivered, per key
+  std::set<std::pair<std::string, std::int64_t>> meta_unknown_;  // (key, revision): compacted
 };
 
 class config_center {

@@ -144,7 +144,8 @@ class coordinator {
   boost::asio::awaitable<lock_handle> try_lock(std::string name, std::chrono::seconds ttl = {});
   // reentrant_lock: a second call for a name this coordinator holds by reentrant_lock counts up
   // instead of waiting (lock_handle::acquire_count()); each release() undoes one, the last
-  // deletes the key. It excludes lock() of the same name like any other holder.
+  // deletes the key. It excludes lock() of the same name like any other holder, unless
+  // locks.reentrant is set: lock() is then reentrant too, and both count on the same holder.
   boost::asio::awaitable<lock_handle> reentrant_lock(std::string name,
                                                      std::chrono::seconds ttl = {});
   // read_lock / write_lock: many readers or one writer; a waiting writer blocks later readers.

@@ -121,16 +121,24 @@ class locker {
 
  private:
   enum class kind { mutex, try_mutex, read, write, semaphore };
+  using reentrant_map = std::map<std::string, std::weak_ptr<detail::held_lock>>;
   // Acquires on `s` (the locker's session or a lease of the lock's own).
-  boost::asio::awaitable<lock_handle> acquire(kind k, std::string name, int permits,
-                                              std::shared_ptr<detail::session_state> s);
+  static boost::asio::awaitable<lock_handle> acquire(kind k, std::string name, int permits,
+                                                     std::shared_ptr<detail::session_state> s);
   // acquire() on the session's lease when `ttl` is none or the session's TTL, else on a new
-  // lease; counts up instead when reentrant and already held.
-  boost::asio::awaitable<lock_handle> acquire_with_ttl(kind k, std::string name, int permits,
-                                                       std::optional<std::chrono::seconds> ttl);
+  // lease; counts up instead when reentrant and already held. Takes what it needs by value:
+  // the locker may be gone before the awaitable starts.
+  static boost::asio::awaitable<lock_handle> acquire_with_ttl(
+      std::shared_ptr<detail::session_state> session, locker_options options,
+      std::shared_ptr<reentrant_map> reentrant, kind k, std::string name, int permits,
+      std::optional<std::chrono::seconds> ttl);
+  boost::asio::awaitable<lock_handle> start(kind k, std::string name, int permits,
+                                            std::optional<std::chrono::seconds> ttl) const {
+    return acquire_with_ttl(session_, options_, reentrant_, k, std::move(name), permits, ttl);
+  }
   std::shared_ptr<detail::session_state> session_;
   locker_options options_;
-  std::shared_ptr<std::map<std::string, std::weak_ptr<detail::held_lock>>> reentrant_;
+  std::shared_ptr<reentrant_map> reentrant_;
 };
 
 }  // namespace coordination

@@ -296,6 +296,10 @@ asio::awaitable<lock_handle> coordinator::take(lock_kind kind, std::string name,
       h = co_await locks->acquire_semaphore(std::move(key), permits, ttl);
       break;
   }
+  if (s->closed) {  // (taken while close() ran: it must not outlive the coordinator)
+    co_await h.release();
+    throw coordination_error(error::cancelled, "the coordinator is closed");
+  }
   s->track(detail::access::state(h));
   co_return h;
 }
@@ -403,8 +407,11 @@ asio::awaitable<void> coordinator::close() {
   auto s = state_;
   if (s->closed) co_return;
   s->closed = true;
-  // 1. The locks (and leaderships) it handed out.
-  for (auto& w : s->handed_out) {
+  // 1. The locks (and leaderships) it handed out. (A lock taken meanwhile by a waiter that was
+  // already queued is released by take() itself, seeing `closed`.)
+  auto handed_out = std::move(s->handed_out);
+  s->handed_out.clear();
+  for (auto& w : handed_out) {
     if (auto h = w.lock()) {
       auto again = detail::access::make_lock_handle(h);
       try {
@@ -416,7 +423,6 @@ asio::awaitable<void> coordinator::close() {
       }
     }
   }
-  s->handed_out.clear();
   // 2. Its services; 3. its leases; 4. its connections.
   co_await s->registry.close();
   s->locks.reset();

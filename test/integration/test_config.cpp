@@ -454,6 +454,8 @@ BOOST_AUTO_TEST_CASE(a_change_carries_whole_values_with_versions_and_metadata) {
     BOOST_TEST((ch.new_value->create_time == v1.create_time));  // created once
 
     ch = co_await next_change(w);
+    BOOST_REQUIRE(ch.new_value);
+    BOOST_REQUIRE(ch.old_value);
     BOOST_TEST(ch.new_value->version == 3);
     BOOST_TEST(ch.new_value->value == "3");
     BOOST_TEST(ch.new_value->metadata.at("owner") == "bob");
@@ -470,6 +472,8 @@ BOOST_AUTO_TEST_CASE(a_change_carries_whole_values_with_versions_and_metadata) {
 
     // A watch that began after v1 reads v1's meta at the revision before the change.
     ch = co_await next_change(late);
+    BOOST_REQUIRE(ch.old_value);
+    BOOST_REQUIRE(ch.new_value);
     BOOST_TEST(ch.old_value->version == 1);
     BOOST_TEST(ch.old_value->metadata.at("owner") == "alice");
     BOOST_TEST((ch.old_value->update_time == v1.update_time));
@@ -477,6 +481,7 @@ BOOST_AUTO_TEST_CASE(a_change_carries_whole_values_with_versions_and_metadata) {
 
     // Without meta: versions and values, no metadata or times.
     ch = co_await next_change(plain);
+    BOOST_REQUIRE(ch.new_value);
     BOOST_TEST(ch.new_value->version == 1);
     BOOST_TEST(ch.new_value->metadata.empty());
     BOOST_TEST(ch.new_value->update_time.time_since_epoch().count() == 0);

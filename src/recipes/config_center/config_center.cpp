@@ -421,7 +421,9 @@ asio::awaitable<config_change> config_watch::next() {
   }
   auto c = std::move(pending_.front());
   pending_.pop_front();
-  if (c.new_value) {
+  const bool meta_known = meta_unknown_.empty() || !c.new_value ||
+                          meta_unknown_.erase({c.key, c.new_value->revision}) == 0;
+  if (c.new_value && meta_known) {
     if (last_values_.size() >= 1024 && !last_values_.contains(c.key)) last_values_.clear();
     last_values_[c.key] = *c.new_value;
   } else {
@@ -484,14 +486,38 @@ asio::awaitable<void> config_watch::read_meta() {
         compacted = true;
       }
     }
-    if (compacted) {  // (the watcher is far behind: these values go without their meta)
-      log.debug("coordination: config watch: meta compacted away; changes delivered without it");
+    if (!compacted) {
+      for (auto i = from; i < to; ++i) {
+        auto& v = *wanted[i].first;
+        v.metadata.clear();
+        fill_meta(v, parse_json(first(r.responses.at(i - from)), json::object(), log));
+      }
       continue;
     }
+    // Some revision is compacted (the watcher is far behind): read each meta on its own, and
+    // deliver the compacted ones without theirs (and do not remember those as known).
     for (auto i = from; i < to; ++i) {
       auto& v = *wanted[i].first;
+      range_options o;
+      o.revision = wanted[i].second;
+      range_result one;
+      bool gone = false;
+      try {
+        one = co_await client_->range(meta_prefix_ + v.key, o);
+      } catch (const coordination_error& e) {
+        if (e.code() != error::compacted) throw;
+        gone = true;
+      }
       v.metadata.clear();
-      fill_meta(v, parse_json(first(r.responses.at(i - from)), json::object(), log));
+      if (gone) {
+        log.debug("coordination: config watch: the meta of {} at {} is compacted away", v.key,
+                  o.revision);
+        meta_unknown_.emplace(v.key, v.revision);
+        continue;
+      }
+      std::optional<key_value> kv;
+      if (!one.kvs.empty()) kv = std::move(one.kvs.front());
+      fill_meta(v, parse_json(kv, json::object(), log));
     }
   }
 }

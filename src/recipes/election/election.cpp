@@ -92,13 +92,32 @@ asio::awaitable<std::optional<leader_info>> leader_observer::next() {
       first.prefix = true;
       first.start_revision = vacant_from_;
       first.filter_delete = true;
-      stream_ = co_await client_->watch(prefix, first);
-      while (!current_) {
-        auto b = co_await stream_.next();
-        if (!b.events.empty()) {
-          current_ = to_info(name_, b.events.front().kv);
-          next_revision_ = b.events.front().kv.mod_revision + 1;
+      bool compacted = false;
+      try {
+        stream_ = co_await client_->watch(prefix, first);
+        check();  // (a cancel() while the watch was being made cancelled the old stream)
+        while (!current_) {
+          auto b = co_await stream_.next();
+          if (!b.events.empty()) {
+            current_ = to_info(name_, b.events.front().kv);
+            next_revision_ = b.events.front().kv.mod_revision + 1;
+          }
         }
+      } catch (const coordination_error& e) {
+        if (e.code() != error::compacted) throw;
+        compacted = true;  // (no co_await in a catch handler: GCC 12)
+      }
+      if (compacted) {
+        // next() came so late that the vacancy's revision is compacted: who leads now? Nobody:
+        // still vacant (already reported), wait from now on.
+        auto r = co_await client_->range(prefix, detail::first_created());
+        check();
+        if (r.kvs.empty()) {
+          vacant_from_ = r.header.revision + 1;
+          continue;
+        }
+        current_ = to_info(name_, r.kvs[0]);
+        next_revision_ = r.header.revision + 1;
       }
       vacant_from_ = 0;
     } else if (!current_) {
@@ -133,6 +152,7 @@ asio::awaitable<std::optional<leader_info>> leader_observer::next() {
       watch_options on_key;
       on_key.start_revision = next_revision_;
       stream_ = co_await client_->watch(current_->key, on_key);
+      check();
       on_key_ = true;
       co_return *current_;
     }

@@ -118,6 +118,9 @@ void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, 
             failure = e.what();
           }
           if (s->is_lost || s->stopped) break;
+          // The first attempt failed: the key may stay a while, so try_lock stops waiting for
+          // the removal and reports the name held by this session again.
+          if (on_exit.gate) on_exit.gate->removing = false;
           s->impl->log->warn("coordination: removing lock key {} failed (attempt {}): {}", key,
                              attempt, failure);
           asio::steady_timer t(s->impl->executor, pause);
@@ -283,39 +286,39 @@ namespace asio = boost::asio;
 locker::locker(session& s, locker_options options)
     : session_(detail::access::state(s)),
       options_(options),
-      reentrant_(std::make_shared<std::map<std::string, std::weak_ptr<detail::held_lock>>>()) {}
+      reentrant_(std::make_shared<reentrant_map>()) {}
 
 using std::chrono::seconds;
 
 asio::awaitable<lock_handle> locker::lock(std::string name) {
-  return acquire_with_ttl(kind::mutex, std::move(name), 0, std::nullopt);
+  return start(kind::mutex, std::move(name), 0, std::nullopt);
 }
 asio::awaitable<lock_handle> locker::lock(std::string name, seconds ttl) {
-  return acquire_with_ttl(kind::mutex, std::move(name), 0, ttl);
+  return start(kind::mutex, std::move(name), 0, ttl);
 }
 asio::awaitable<lock_handle> locker::try_lock(std::string name) {
-  return acquire_with_ttl(kind::try_mutex, std::move(name), 0, std::nullopt);
+  return start(kind::try_mutex, std::move(name), 0, std::nullopt);
 }
 asio::awaitable<lock_handle> locker::try_lock(std::string name, seconds ttl) {
-  return acquire_with_ttl(kind::try_mutex, std::move(name), 0, ttl);
+  return start(kind::try_mutex, std::move(name), 0, ttl);
 }
 asio::awaitable<lock_handle> locker::read_lock(std::string name) {
-  return acquire_with_ttl(kind::read, std::move(name), 0, std::nullopt);
+  return start(kind::read, std::move(name), 0, std::nullopt);
 }
 asio::awaitable<lock_handle> locker::read_lock(std::string name, seconds ttl) {
-  return acquire_with_ttl(kind::read, std::move(name), 0, ttl);
+  return start(kind::read, std::move(name), 0, ttl);
 }
 asio::awaitable<lock_handle> locker::write_lock(std::string name) {
-  return acquire_with_ttl(kind::write, std::move(name), 0, std::nullopt);
+  return start(kind::write, std::move(name), 0, std::nullopt);
 }
 asio::awaitable<lock_handle> locker::write_lock(std::string name, seconds ttl) {
-  return acquire_with_ttl(kind::write, std::move(name), 0, ttl);
+  return start(kind::write, std::move(name), 0, ttl);
 }
 asio::awaitable<lock_handle> locker::acquire_semaphore(std::string name, int permits) {
-  return acquire_with_ttl(kind::semaphore, std::move(name), permits, std::nullopt);
+  return start(kind::semaphore, std::move(name), permits, std::nullopt);
 }
 asio::awaitable<lock_handle> locker::acquire_semaphore(std::string name, int permits, seconds ttl) {
-  return acquire_with_ttl(kind::semaphore, std::move(name), permits, ttl);
+  return start(kind::semaphore, std::move(name), permits, ttl);
 }
 
 asio::awaitable<lock_handle> locker::acquire(kind k, std::string name, int permits,
@@ -336,15 +339,22 @@ asio::awaitable<lock_handle> locker::acquire(kind k, std::string name, int permi
                                 permits);
 }
 
-asio::awaitable<lock_handle> locker::acquire_with_ttl(kind k, std::string name, int permits,
+asio::awaitable<lock_handle> locker::acquire_with_ttl(std::shared_ptr<detail::session_state> base,
+                                                      locker_options options,
+                                                      std::shared_ptr<reentrant_map> holders,
+                                                      kind k, std::string name, int permits,
                                                       std::optional<seconds> ttl) {
   if (ttl && ttl->count() <= 0)
     throw coordination_error(error::invalid_argument, "ttl: must be positive");
+  // (checked again by the recipes; here too, so that bad input costs no lease)
+  if (name.empty()) throw coordination_error(error::invalid_argument, "name: must not be empty");
+  if (k == kind::semaphore && permits < 1)
+    throw coordination_error(error::invalid_argument, "permits: must be at least 1");
   // Reentrancy applies to lock(): a second lock() of a name this locker holds counts up.
-  const bool reentrant = options_.reentrant && k == kind::mutex;
+  const bool reentrant = options.reentrant && k == kind::mutex;
   if (reentrant) {
-    auto it = reentrant_->find(name);
-    if (it != reentrant_->end()) {
+    auto it = holders->find(name);
+    if (it != holders->end()) {
       if (auto h = it->second.lock(); h && !h->released && !h->lost) {
         ++h->count;
         co_return detail::access::make_lock_handle(h);
@@ -352,13 +362,13 @@ asio::awaitable<lock_handle> locker::acquire_with_ttl(kind k, std::string name, 
     }
   }
   lock_handle handle;
-  if (!ttl || *ttl == session_->schedule.ttl()) {
-    handle = co_await acquire(k, name, permits, session_);
+  if (!ttl || *ttl == base->schedule.ttl()) {
+    handle = co_await acquire(k, name, permits, base);
   } else {
     // A lease of its own, kept alive like any session's, revoked when the lock is released.
     session_options so;
     so.ttl = *ttl;
-    auto own = co_await session::create(*session_->owner, so);
+    auto own = co_await session::create(*base->owner, so);
     std::exception_ptr failure;
     try {
       handle = co_await acquire(k, name, permits, detail::access::state(own));
@@ -372,8 +382,8 @@ asio::awaitable<lock_handle> locker::acquire_with_ttl(kind k, std::string name, 
     }
   }
   if (reentrant) {
-    detail::access::state(handle)->reentrant = reentrant_;
-    (*reentrant_)[name] = detail::access::state(handle);
+    detail::access::state(handle)->reentrant = holders;
+    (*holders)[name] = detail::access::state(handle);
   }
   co_return handle;
 }

@@ -150,7 +150,10 @@ asio::awaitable<void> lock_handle::release() {
                                                         ? "election.resign"
                                                         : "lock.release");
   span.attr("key", h->key);
-  if (h->reentrant) h->reentrant->erase(h->name);
+  if (h->reentrant) {  // (only this lock's entry: a newer holder of the name may have replaced it)
+    auto it = h->reentrant->find(h->name);
+    if (it != h->reentrant->end() && it->second.lock() == h) h->reentrant->erase(it);
+  }
   h->key_watch.cancel();
   h->session->callbacks.erase(h->session_callback);
   h->lost_signal.cancel();
