@@ -229,5 +229,18 @@ if [[ $e1rc -eq 0 && $e2rc -eq 0 && $lirc -eq 0 && "$(cat "$WORK/listen.txt")" =
 check elect-no-proposal 2 '^$' -- "$CTL" elect E1
 check elect-help 0 'listen' -- "$CTL" elect --help
 
+# Operators' commands: endpoint status / health, member list (etcdctl's first three).
+check endpoint-status 0 '^http://127\.0\.0\.1:[0-9]+, [0-9a-f]+, 3\.[0-9]+\.[0-9]+, [0-9]+ B, true, [0-9]+, [0-9]+$' -- "$CTL" endpoint status
+check endpoint-status-json 0 '"is_leader":true.*"raft_index":[1-9]' -- "$CTL" --json endpoint status
+dead=http://127.0.0.1:9
+check endpoint-status-dead 1 '^http://127' -- "$CTL" --timeout 2 --endpoints "$COORD_ENDPOINTS,$dead" endpoint status
+stderr_has endpoint-status-dead-says "$dead"
+check endpoint-health 0 '^http://127\.0\.0\.1:[0-9]+ is healthy: took = [0-9.]+ms$' -- "$CTL" endpoint health
+check endpoint-health-dead 1 "is unhealthy" -- "$CTL" --timeout 2 --endpoints "$COORD_ENDPOINTS,$dead" endpoint health
+check endpoint-health-json 0 '"health":true' -- "$CTL" --json endpoint health
+check member-list 0 '^[0-9a-f]+, started, [^,]+, http://127\.0\.0\.1:[0-9]+, http://127\.0\.0\.1:[0-9]+, false$' -- "$CTL" member list
+check member-list-json 0 '"client_urls":\["http://127\.0\.0\.1:[0-9]+"\]' -- "$CTL" --json member list
+check endpoint-no-sub 2 '^$' -- "$CTL" endpoint
+
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]

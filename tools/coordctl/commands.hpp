@@ -84,5 +84,6 @@ class command_group {
 std::unique_ptr<command_group> add_config_commands(CLI::App& app);
 std::unique_ptr<command_group> add_service_commands(CLI::App& app);
 std::unique_ptr<command_group> add_elect_commands(CLI::App& app);
+std::unique_ptr<command_group> add_cluster_commands(CLI::App& app);
 
 }  // namespace coordctl

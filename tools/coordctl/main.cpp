@@ -193,6 +193,7 @@ int main(int argc, char** argv) {
   groups.push_back(add_config_commands(app));
   groups.push_back(add_service_commands(app));
   groups.push_back(add_elect_commands(app));
+  groups.push_back(add_cluster_commands(app));
   auto* completion = app.add_subcommand(
       "completion", "print a bash completion script: source <(coordctl completion)");
 
