@@ -28,10 +28,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
 #include <string>
 #include <type_traits>
-#include <utility>
 #include <vector>
 
 #include "coordination/client.hpp"
@@ -105,9 +103,8 @@ struct config_set_options {
 
 struct config_watch_options {
   config_watch_options() {}
-  // Read each change's metadata and times: one etcd range per batch of events (a batch is what
-  // one etcd response carries; one set() is one batch), none when off. An old value's meta that
-  // this watch delivered as a new value before is not read again.
+  // Read each change's metadata and times: one etcd read per batch of events (a batch is what
+  // one etcd response carries; one set() is one batch), none when off.
   bool with_meta = true;
 };
 
@@ -133,9 +130,7 @@ class config_watch {
   std::string meta_prefix_;
   config_watch_options options_;
   std::deque<config_change> pending_;
-  bool meta_unread_ = false;                         // pending_ waits for read_meta()
-  std::map<std::string, config_value> last_values_;  // the last new_value delivered, per key
-  std::set<std::pair<std::string, std::int64_t>> meta_unknown_;  // (key, revision): compacted
+  bool meta_unread_ = false;  // pending_ waits for read_meta()
 };
 
 class config_center {

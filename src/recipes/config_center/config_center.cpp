@@ -421,34 +421,17 @@ asio::awaitable<config_change> config_watch::next() {
   }
   auto c = std::move(pending_.front());
   pending_.pop_front();
-  const bool meta_known = meta_unknown_.empty() || !c.new_value ||
-                          meta_unknown_.erase({c.key, c.new_value->revision}) == 0;
-  if (c.new_value && meta_known) {
-    if (last_values_.size() >= 1024 && !last_values_.contains(c.key)) last_values_.clear();
-    last_values_[c.key] = *c.new_value;
-  } else {
-    last_values_.erase(c.key);
-  }
   co_return c;
 }
 
 // The meta of the pending changes' values, as it was at their revisions: the new value's at the
-// change's revision (set() writes value and meta in one txn), the old value's just before it
-// (or the one this watch delivered with it). One read-only txn per 128 ranges (etcd's default
-// --max-txn-ops).
+// change's revision (set() writes value and meta in one txn), the old value's just before it.
+// One read-only txn per 128 ranges (etcd's default --max-txn-ops).
 asio::awaitable<void> config_watch::read_meta() {
   std::vector<std::pair<config_value*, std::int64_t>> wanted;  // (value, revision of its meta)
   for (auto& c : pending_) {
     if (c.new_value) wanted.emplace_back(&*c.new_value, c.revision);
-    if (!c.old_value) continue;
-    auto known = last_values_.find(c.key);
-    if (known != last_values_.end() && known->second.revision == c.old_value->revision) {
-      c.old_value->create_time = known->second.create_time;
-      c.old_value->update_time = known->second.update_time;
-      c.old_value->metadata = known->second.metadata;
-    } else {
-      wanted.emplace_back(&*c.old_value, c.revision - 1);
-    }
+    if (c.old_value) wanted.emplace_back(&*c.old_value, c.revision - 1);
   }
   auto& log = *detail::impl_of(*client_).log;
   constexpr std::size_t max_ops = 128;
@@ -495,7 +478,7 @@ asio::awaitable<void> config_watch::read_meta() {
       continue;
     }
     // Some revision is compacted (the watcher is far behind): read each meta on its own, and
-    // deliver the compacted ones without theirs (and do not remember those as known).
+    // deliver the compacted ones without theirs.
     for (auto i = from; i < to; ++i) {
       auto& v = *wanted[i].first;
       range_options o;
@@ -512,7 +495,6 @@ asio::awaitable<void> config_watch::read_meta() {
       if (gone) {
         log.debug("coordination: config watch: the meta of {} at {} is compacted away", v.key,
                   o.revision);
-        meta_unknown_.emplace(v.key, v.revision);
         continue;
       }
       std::optional<key_value> kv;
