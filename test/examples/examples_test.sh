@@ -39,7 +39,7 @@ ETCD_PID=$!
 wait_for_file "$WORK/endpoints" || { echo "etcd did not start"; cat "$WORK/etcd.log"; exit 1; }
 export COORD_ENDPOINTS=$(cat "$WORK/endpoints")
 
-for example in quickstart lock_fencing election registry_connect config_watch; do
+for example in quickstart lock_fencing election registry_connect config_watch callers; do
   if timeout 120 "$BIN/$example" >"$WORK/$example.out" 2>&1 && grep -q "^$example: OK$" "$WORK/$example.out"; then
     pass "$example"
   else
@@ -51,6 +51,9 @@ expect "lock_fencing: no increment lost" grep -q "counter = 40" "$WORK/lock_fenc
 expect "lock_fencing: stale write refused" grep -q "late write refused: lock lost" "$WORK/lock_fencing.out"
 expect "registry_connect: weighted 2/2/4" grep -q "echo-1=2 echo-2=2 echo-3=4" "$WORK/registry_connect.out"
 expect "config_watch: invalid value refused" grep -q "refused: invalid argument" "$WORK/config_watch.out"
+expect "callers: a callback got the value" grep -q "^callback: max_conns = 64$" "$WORK/callers.out"
+expect "callers: a future rethrew not_found" grep -q "^future: a missing key threw not found$" "$WORK/callers.out"
+expect "callers: as_result gave locked, then the lock" grep -q "^as_result: the second try_lock found it locked (.*); after the release it got it$" "$WORK/callers.out"
 
 # One GET over a fresh connection; prints the body (headers dropped), fails on a non-200 status.
 http_get() {
