@@ -50,6 +50,8 @@ if [[ ${extra_cmake[0]:-} == -DCOORD_SANITIZE=ON || ${extra_cmake[0]:-} == -DCOO
   exit 0
 fi
 
+# (Only the tests need Prometheus: test/prometheus has it scrape the http_server example.)
+PACKAGES+=(prometheus)
 install_dependencies
 build_project "${extra_cmake[@]}"
 select_etcd "$etcd_version"
