@@ -12,6 +12,10 @@
 # Usage: scripts/bench.sh [--plot] [--quick] [--duration S] [--clients "1 16 64"]
 #                         [--workloads "put get"] [--value-size B] [--rounds N] [--no-build]
 #        scripts/bench.sh --faults [--duration S] [--no-build]
+#        scripts/bench.sh --peers [bench_peers.sh options]
+#   --peers       instead: same-run figures against Go's clientv3 (gRPC) and the gateway's floor
+#                 (wrk), for put, get, lock and lock-contended: runs scripts/bench_peers.sh
+#                 (needs Debian's golang-go and golang-etcd-server-dev, installed when missing)
 #   --faults      instead: latency while a member fails. coord-fault-bench starts a 3-member
 #                 cluster and runs get, put and lock (+ release) at once through five phases of
 #                 S seconds (default 4): healthy, member 0 paused (SIGSTOP), resumed, killed
@@ -28,6 +32,10 @@
 # default min(c, 2)).
 # Writes every row to $BUILD_DIR/bench/results.csv, raw outputs to $BUILD_DIR/bench/raw/.
 set -euo pipefail
+if [[ ${1:-} == --peers ]]; then
+  shift
+  exec bash "$(dirname "${BASH_SOURCE[0]}")/bench_peers.sh" "$@"
+fi
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; }
