@@ -356,8 +356,7 @@ class client {
   /// replaced); a range_end of "\0" watches every key from `key` on.
   ///
   /// \par Errors
-  /// As watch()'s. An empty range_end throws coordination_error(invalid_argument) from the
-  /// call itself, before there is an awaitable (as_result() around it does not catch that).
+  /// As watch()'s; invalid_argument for an empty range_end.
   /// \par Cancellation
   /// As watch()'s.
   /// \par Executor and lifetimes

@@ -297,8 +297,9 @@ class config_center {
   ///
   /// `nlohmann::json(value).dump()`, done when called (not when awaited), then set().
   /// \par Errors
-  /// As set(). The serialisation itself throws nlohmann::json's exception (not a
-  /// coordination_error) from the call, for a string in `value` that is not UTF-8.
+  /// As set(); invalid_argument (with nlohmann::json's message) when `value` does not
+  /// serialise, e.g. a string in it that is not UTF-8: thrown where it is awaited, nothing
+  /// sent.
   /// \par Cancellation
   /// As set(): a set cancelled after it was sent may have been applied.
   /// \par Executor and lifetimes
@@ -306,14 +307,16 @@ class config_center {
   template <class T>
   requires(!std::is_convertible_v<const T&, std::string>) boost::asio::awaitable<config_value> set(
       std::string key, const T& value, config_set_options options = {}) {
-    return set(std::move(key), nlohmann::json(value).dump(), std::move(options));
+    std::string text;
+    if (!serialise(value, text)) return refuse(std::move(key), std::move(text));
+    return set(std::move(key), std::move(text), std::move(options));
   }
   /// The typed set() with an expected version (0: create only; n: only if the current version
   /// is n).
   ///
   /// \par Errors
-  /// As set(): conflict when the version does not match; nlohmann::json's exception from the
-  /// call when `value` does not serialise.
+  /// As set(): conflict when the version does not match; invalid_argument when `value` does
+  /// not serialise.
   /// \par Cancellation
   /// As set(): a set cancelled after it was sent may have been applied.
   /// \par Executor and lifetimes
@@ -321,7 +324,9 @@ class config_center {
   template <class T>
   requires(!std::is_convertible_v<const T&, std::string>) boost::asio::awaitable<config_value> set(
       std::string key, const T& value, std::int64_t expected_version) {
-    return set(std::move(key), nlohmann::json(value).dump(), expected_version);
+    std::string text;
+    if (!serialise(value, text)) return refuse(std::move(key), std::move(text));
+    return set(std::move(key), std::move(text), expected_version);
   }
 
   /// Removes the value and its meta key; the history keeps a delete marker. Throws not_found
@@ -411,6 +416,21 @@ class config_center {
   std::string value_key(const std::string& key) const;  ///< the etcd key of a config key
 
  private:
+  // `value` as JSON text into `out`; false (with nlohmann's message in `out`) when it does not
+  // serialise (a string that is not UTF-8, say).
+  template <class T>
+  static bool serialise(const T& value, std::string& out) {
+    try {
+      out = nlohmann::json(value).dump();
+      return true;
+    } catch (const nlohmann::json::exception& e) {
+      out = e.what();
+      return false;
+    }
+  }
+  // The typed set()'s awaitable for a value that did not serialise: throws invalid_argument
+  // where it is awaited, like every other error.
+  static boost::asio::awaitable<config_value> refuse(std::string key, std::string why);
   template <class T>
   static T parse_as(const config_value& v) {
     try {

@@ -43,8 +43,8 @@ struct leader_info {
 /// The leadership elector::campaign() returns: a lock_handle on the candidate's key plus the
 /// proposal it holds. Destroying it while held resigns in the background (as ~lock_handle()).
 ///
-/// Move-only. The accessors name(), key(), fencing_token() and lease(), and proclaim(), need a
-/// leadership that came from campaign() (not default-constructed, not moved from).
+/// Move-only. A default-constructed or moved-from leadership leads nothing: its accessors give
+/// "" and 0, and proclaim() throws not_leader.
 /// Thread-safety: the client's executor only.
 class leadership {
  public:

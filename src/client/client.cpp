@@ -113,6 +113,8 @@ asio::awaitable<watch_stream> client::watch(std::string key, watch_options optio
   if (options.start_revision < 0)
     throw coordination_error(error::invalid_argument, "start_revision: must not be negative");
   check_range_end(key, options.range_end, options.prefix);
+  // (Before hub(): a client closed before its first watch would make a hub that does not know.)
+  if (self->tasks.closed()) throw coordination_error(error::cancelled, "client closed");
   std::string end = options.prefix ? prefix_range_end(key) : options.range_end;
   if (options.prefix && key.empty()) key = std::string(1, '\0');
   co_return co_await self->hub().watch(std::move(key), std::move(end), std::move(options));
@@ -133,11 +135,12 @@ asio::awaitable<delete_result> detail::delete_own_key(client_impl& impl, std::st
 
 asio::awaitable<watch_stream> client::watch_range(std::string key, std::string range_end,
                                                   watch_options options) {
+  // (A coroutine: an empty range_end is thrown where the caller awaits, like every error.)
   if (range_end.empty())
     throw coordination_error(error::invalid_argument, "range_end: must not be empty");
   options.prefix = false;
   options.range_end = std::move(range_end);
-  return watch(std::move(key), std::move(options));
+  co_return co_await watch(std::move(key), std::move(options));
 }
 
 asio::awaitable<range_result> client::range(std::string key, range_options options) {

@@ -215,6 +215,7 @@ struct coordinator_state {
   bool creating_session = false;
   asio::steady_timer session_ready;
   std::vector<std::weak_ptr<held_lock>> handed_out;
+  std::vector<std::weak_ptr<service_registry>> module_registries;
   bool closed = false;
 
   asio::awaitable<std::shared_ptr<session>> ensure_session() {
@@ -342,8 +343,9 @@ asio::awaitable<leadership> coordinator::campaign(std::string election, std::str
 }
 
 asio::awaitable<std::optional<leader_info>> coordinator::leader(std::string election) {
+  auto s = state_;  // (a coroutine: a bad name is thrown where the caller awaits)
   if (election.empty()) bad("election name", "must not be empty");
-  return current_leader(state_->etcd, state_->settings.elections_prefix + election);
+  co_return co_await current_leader(s->etcd, s->settings.elections_prefix + election);
 }
 
 leader_observer coordinator::observe(std::string election) {
@@ -409,6 +411,10 @@ asio::awaitable<void> coordinator::close() {
   s->closed = true;
   // 1. The locks (and leaderships) it handed out. (A lock taken meanwhile by a waiter that was
   // already queued is released by take() itself, seeing `closed`.)
+  std::exception_ptr failure;
+  auto note = [&failure](std::exception_ptr e) {
+    if (!failure) failure = e;
+  };
   auto handed_out = std::move(s->handed_out);
   s->handed_out.clear();
   for (auto& w : handed_out) {
@@ -417,26 +423,69 @@ asio::awaitable<void> coordinator::close() {
       try {
         co_await again.release();
       } catch (const std::exception& e) {
-        detail::rethrow_if_cancelled(e);
+        try {
+          detail::rethrow_if_cancelled(e);  // (close() itself cancelled: thrown at the end)
+        } catch (...) {
+          note(std::current_exception());
+        }
         detail::impl_of(s->etcd).log->info("coordination: releasing a lock on close failed: {}",
                                            e.what());
       }
     }
   }
-  // 2. Its services; 3. its leases; 4. its connections.
-  co_await s->registry.close();
+  // 2. Its services (its modules' too); 3. its leases; 4. its connections. Each step is tried
+  // even when one before it failed (etcd unreachable, close() cancelled), so that the
+  // connections are closed and the background work ends whatever happens; the first failure is
+  // thrown at the end. (A second close() returns at once: what failed here is not retried, and
+  // the leases left behind expire after their TTL.)
+  try {
+    co_await s->registry.close();
+  } catch (...) {
+    note(std::current_exception());
+  }
+  auto modules = std::move(s->module_registries);
+  s->module_registries.clear();
+  for (auto& m : modules) {
+    auto r = m.lock();
+    if (!r) continue;
+    try {
+      co_await r->close();
+    } catch (...) {
+      note(std::current_exception());
+    }
+  }
   s->locks.reset();
   s->reentrant_locks.reset();
-  if (s->current) co_await s->current->close();
+  if (s->current) {
+    try {
+      co_await s->current->close();
+    } catch (...) {
+      note(std::current_exception());
+    }
+  }
   s->current.reset();
   s->etcd.close();
   // 5. Its background work, cancelled by that close(): ended before this returns.
-  co_await detail::impl_of(s->etcd).tasks.wait();
+  try {
+    co_await detail::impl_of(s->etcd).tasks.wait();
+  } catch (...) {
+    note(std::current_exception());
+  }
+  if (failure) std::rethrow_exception(failure);
 }
 
 coordinator_module coordinator::module(std::string name) {
   return coordinator_module(*this, std::move(name));
 }
+
+namespace {
+// "<module>/<name>", after checking `name` (the module's "<module>/" alone would pass the
+// coordinator's own check for an empty name).
+std::string scoped(const std::string& module, const std::string& name, const char* what) {
+  if (name.empty()) bad(what, "must not be empty");
+  return module + "/" + name;
+}
+}  // namespace
 
 coordinator_module::coordinator_module(coordinator& parent, std::string name)
     : parent_(&parent), name_(std::move(name)) {
@@ -446,39 +495,41 @@ coordinator_module::coordinator_module(coordinator& parent, std::string name)
       std::make_shared<service_registry>(parent.state_->etcd, registry_options_of(cfg, scope));
   config_ = std::make_shared<coordination::config_center>(parent.state_->etcd,
                                                           config_options_of(cfg, scope));
+  parent.state_->module_registries.push_back(registry_);  // (closed by the coordinator's close())
 }
 
 asio::awaitable<lock_handle> coordinator_module::lock(std::string name, std::chrono::seconds ttl) {
-  return parent_->lock(name_ + "/" + name, ttl);
+  co_return co_await parent_->lock(scoped(name_, name, "lock name"), ttl);
 }
 
 asio::awaitable<lock_handle> coordinator_module::try_lock(std::string name,
                                                           std::chrono::seconds ttl) {
-  return parent_->try_lock(name_ + "/" + name, ttl);
+  co_return co_await parent_->try_lock(scoped(name_, name, "lock name"), ttl);
 }
 
 asio::awaitable<lock_handle> coordinator_module::reentrant_lock(std::string name,
                                                                 std::chrono::seconds ttl) {
-  return parent_->reentrant_lock(name_ + "/" + name, ttl);
+  co_return co_await parent_->reentrant_lock(scoped(name_, name, "lock name"), ttl);
 }
 
 asio::awaitable<lock_handle> coordinator_module::read_lock(std::string name,
                                                            std::chrono::seconds ttl) {
-  return parent_->read_lock(name_ + "/" + name, ttl);
+  co_return co_await parent_->read_lock(scoped(name_, name, "lock name"), ttl);
 }
 
 asio::awaitable<lock_handle> coordinator_module::write_lock(std::string name,
                                                             std::chrono::seconds ttl) {
-  return parent_->write_lock(name_ + "/" + name, ttl);
+  co_return co_await parent_->write_lock(scoped(name_, name, "lock name"), ttl);
 }
 
 asio::awaitable<lock_handle> coordinator_module::acquire_semaphore(std::string name, int permits,
                                                                    std::chrono::seconds ttl) {
-  return parent_->acquire_semaphore(name_ + "/" + name, permits, ttl);
+  co_return co_await parent_->acquire_semaphore(scoped(name_, name, "semaphore name"), permits,
+                                                ttl);
 }
 
 asio::awaitable<leadership> coordinator_module::campaign(std::string election, std::string value) {
-  return parent_->campaign(name_ + "/" + election, std::move(value));
+  co_return co_await parent_->campaign(scoped(name_, election, "election name"), std::move(value));
 }
 
 // ---- global ----------------------------------------------------------------------------------

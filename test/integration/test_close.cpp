@@ -6,6 +6,7 @@
 #include "coordination/coordinator.hpp"
 #include "coordination/with_timeout.hpp"
 #include "coordinator_common.hpp"
+#include "tcp_proxy.hpp"
 
 namespace asio = boost::asio;
 using namespace coordination;
@@ -39,6 +40,14 @@ steady::duration linger_after(Body body) {
   BOOST_REQUIRE_MESSAGE(finished.has_value(), "the test body did not finish within 30 s");
   BOOST_REQUIRE_MESSAGE(returned - started < 30s, "run() still had work 30 s in");
   return returned - *finished;
+}
+
+service_info api_instance() {
+  service_info me;
+  me.name = "api";
+  me.instance_id = "i1";
+  me.address = "127.0.0.1:1";
+  return me;
 }
 
 double ms(steady::duration d) {
@@ -148,6 +157,97 @@ BOOST_AUTO_TEST_CASE(a_watch_between_streams_ends_when_the_client_closes) {
     BOOST_TEST(ms(steady::now() - t0) < 250.0);
   });
   BOOST_TEST(ms(linger) < 250.0, "run() returned " << ms(linger) << " ms after close()");
+}
+
+// etcd unreachable when close() runs: releasing, deregistering and revoking all fail, yet the
+// connections are closed and the background work ends; close() throws the first failure, and a
+// second close() returns at once.
+BOOST_AUTO_TEST_CASE(close_ends_the_background_work_even_when_etcd_is_unreachable) {
+  if (using_external_cluster()) return;  // (the proxy forwards plain HTTP only)
+  auto cfg = scoped("close-unreachable");
+  std::optional<tcp_proxy> proxy;
+  std::string thrown;
+  std::size_t tasks_left = 99;
+  auto linger = linger_after([&](asio::io_context& io) -> asio::awaitable<void> {
+    proxy.emplace(io.get_executor(), shared_endpoints().at(0));
+    cfg.etcd.endpoints = {proxy->url()};
+    coordinator coord(io.get_executor(), cfg);
+    auto l = co_await coord.lock("a");
+    auto orders = coord.module("orders");
+    co_await orders.registry().register_service(api_instance());
+    proxy->cut();
+    try {
+      co_await coord.close();
+      thrown = "nothing";
+    } catch (const coordination_error& e) {
+      thrown = e.code().message();
+    }
+    tasks_left = coordination::detail::impl_of(coord.etcd()).tasks.running();
+    co_await with_timeout(coord.close(), 1s);  // (returns at once: nothing is retried)
+    proxy.reset();                             // (its accept loop is on this io_context too)
+  });
+  BOOST_TEST((thrown == make_error_code(error::unavailable).message() ||
+              thrown == make_error_code(error::timeout).message()),
+             "close() threw: " << thrown);
+  BOOST_TEST(tasks_left == 0u, tasks_left << " background task(s) still running after close()");
+  BOOST_TEST(ms(linger) < 250.0, "run() returned " << ms(linger) << " ms after close()");
+}
+
+// A module's registrations are the coordinator's too: its close() deregisters them (their keys
+// are gone at once, not when their lease expires).
+BOOST_AUTO_TEST_CASE(close_deregisters_the_modules_services) {
+  auto cfg = scoped("close-modules");
+  run([&](asio::io_context& io) -> asio::awaitable<void> {
+    coordinator coord(io.get_executor(), cfg);
+    auto orders = coord.module("orders");
+    co_await orders.registry().register_service(api_instance());
+    client other(io.get_executor(), cfg.etcd);
+    range_options count;
+    count.prefix = true;
+    count.count_only = true;
+    auto before = co_await other.range(cfg.registry.prefix, count);
+    BOOST_TEST(before.count == 1);
+    co_await coord.close();
+    auto after = co_await other.range(cfg.registry.prefix, count);
+    BOOST_TEST(after.count == 0, after.count << " registration(s) left after close()");
+    other.close();
+  });
+}
+
+// A watch asked for after close() fails cancelled at once, also on a client that never had a
+// watch before (not after the request timeout, and not as unavailable).
+BOOST_AUTO_TEST_CASE(a_watch_asked_for_after_close_fails_cancelled_at_once) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    c.close();
+    auto t0 = steady::now();
+    co_await expect_failure(with_timeout(c.watch_prefix("/closed/"), 1s), error::cancelled,
+                            "client closed");
+    BOOST_TEST(ms(steady::now() - t0) < 500.0);
+  });
+}
+
+// A lock's wait_lost() ends with cancelled when the client closes: awaited before the close
+// (its key watch is cancelled) and after it (no watch can start), never waiting for ever.
+BOOST_AUTO_TEST_CASE(a_locks_wait_lost_ends_when_the_client_closes) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto prefix = unique_prefix("close-wait-lost");
+    auto s = co_await session::create(c, session_options{});
+    locker locks(s);
+    auto before = co_await locks.lock(prefix + "a");
+    auto after = co_await locks.lock(prefix + "b");
+    std::optional<std::error_code> seen;
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { seen = co_await before.wait_lost(); }, asio::detached);
+    co_await asio::post(io, asio::use_awaitable);  // (the waiter starts: its key watch is spawned)
+    BOOST_TEST(!seen.has_value());
+    c.close();
+    co_await eventually([&] { return seen.has_value(); }, 2s, "wait_lost() awaited before close");
+    BOOST_TEST((*seen == make_error_code(error::cancelled)));
+    auto late = co_await with_timeout(after.wait_lost(), 2s);
+    BOOST_TEST((late == make_error_code(error::cancelled)));
+  });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

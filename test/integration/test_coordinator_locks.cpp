@@ -213,4 +213,32 @@ BOOST_AUTO_TEST_CASE(global_functions_of_the_seeds_api) {
   });
 }
 
+// An empty name is invalid_argument where the caller awaits, not where it calls: for a module
+// (whose "<module>/" prefix alone is not empty) and for leader() too; an empty leadership's
+// proclaim() is not_leader.
+BOOST_AUTO_TEST_CASE(empty_names_fail_at_the_await_for_modules_and_elections) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    auto cfg = scoped_config("empty-names");
+    coordinator coord(io.get_executor(), cfg);
+    auto orders = coord.module("orders");
+    co_await expect_failure(orders.lock(""), error::invalid_argument, "lock name");
+    co_await expect_failure(orders.try_lock("", 5s), error::invalid_argument, "lock name");
+    co_await expect_failure(orders.reentrant_lock(""), error::invalid_argument, "lock name");
+    co_await expect_failure(orders.read_lock(""), error::invalid_argument, "lock name");
+    co_await expect_failure(orders.write_lock(""), error::invalid_argument, "lock name");
+    co_await expect_failure(orders.acquire_semaphore("", 2), error::invalid_argument,
+                            "semaphore name");
+    co_await expect_failure(orders.campaign("", "me"), error::invalid_argument, "election name");
+    co_await expect_failure(coord.leader(""), error::invalid_argument, "election name");
+    leadership none;
+    co_await expect_failure(none.proclaim("x"), error::not_leader);
+    // Nothing was written under the module's prefix.
+    range_options count;
+    count.prefix = true;
+    count.count_only = true;
+    BOOST_TEST((co_await coord.etcd().range(cfg.locks.prefix, count)).count == 0);
+    co_await coord.close();
+  });
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "common.hpp"
+#include "coordination/as_result.hpp"
 #include "coordination/config_center.hpp"
 #include "coordination/election.hpp"
 #include "coordination/lock.hpp"
@@ -122,6 +123,11 @@ BOOST_AUTO_TEST_CASE(kv_lease_and_watch_calls) {
     wo.start_revision = -1;
     co_await expect_failure([&] { return c.watch(p, wo); }, error::invalid_argument,
                             "start_revision");
+    // Thrown where awaited, not at the call: as_result() gets it as a value.
+    auto no_end = co_await as_result(c.watch_range(p, ""));
+    BOOST_REQUIRE(!no_end);
+    BOOST_TEST((no_end.error().code == error::invalid_argument));
+    BOOST_TEST(no_end.error().diagnostic.find("range_end") != std::string::npos);
     // Nothing was written, and the same client still works.
     BOOST_TEST((co_await c.get_prefix(p)).count == 0);
     co_await c.put(p + "ok", "v");
@@ -195,6 +201,15 @@ BOOST_AUTO_TEST_CASE(recipes) {
     co_await expect_failure([&] { return cc.get(""); }, error::invalid_argument, "config key");
     co_await expect_failure([&] { return cc.set("k", "x", -1); }, error::invalid_argument,
                             "expected_version");
+    // A typed value that is not valid JSON text (not UTF-8): invalid_argument where awaited.
+    const std::vector<std::string> not_utf8{"\xff\xfe"};
+    auto refused = co_await as_result(cc.set("k", not_utf8));
+    BOOST_REQUIRE(!refused);
+    BOOST_TEST((refused.error().code == error::invalid_argument));
+    BOOST_TEST(refused.error().diagnostic.find("config k") != std::string::npos,
+               refused.error().diagnostic);
+    auto refused_cas = co_await as_result(cc.set("k", not_utf8, 0));
+    BOOST_TEST((!refused_cas && refused_cas.error().code == error::invalid_argument));
 
     // Nothing was written; the session and a real lock still work.
     BOOST_TEST((co_await c.get_prefix(p)).count == 0);

@@ -186,6 +186,12 @@ asio::awaitable<std::int64_t> config_center::version(std::string key) {
   co_return r.kvs.empty() ? 0 : r.kvs.front().version;
 }
 
+asio::awaitable<config_value> config_center::refuse(std::string key, std::string why) {
+  throw coordination_error(error::invalid_argument,
+                           "config " + key + ": value does not serialise as JSON: " + why);
+  co_return config_value{};
+}
+
 asio::awaitable<config_value> config_center::set(std::string key, std::string value,
                                                  std::int64_t expected_version) {
   config_set_options o;

@@ -39,6 +39,14 @@ asio::awaitable<void> watch_own_key(std::shared_ptr<held_lock> h, std::int64_t f
     } catch (const std::exception&) {
     }
   }
+  // Ended without a loss: a later wait_lost() watches again. When it ended because the client
+  // closed, nothing will ever report a loss (the session's renewals end too): wait_lost()'s
+  // waiters get cancelled now. (A watch that failed otherwise, e.g. while every member was
+  // down, leaves them to the session, whose loss marks the lock lost.)
+  if (!h->lost) {
+    h->watching = false;
+    if (h->session->impl->tasks.closed()) h->lost_signal.cancel();
+  }
 }
 
 }  // namespace detail
@@ -91,20 +99,25 @@ lock_handle::~lock_handle() {
   }
 }
 
+// (An empty or moved-from handle answers "", 0 and the clock's epoch rather than crashing:
+// leadership::proclaim() names it in its not_leader error, for one.)
+namespace {
+const std::string no_name;
+}  // namespace
 const std::string& lock_handle::name() const {
-  return state_->name;
+  return state_ ? state_->name : no_name;
 }
 const std::string& lock_handle::key() const {
-  return state_->key;
+  return state_ ? state_->key : no_name;
 }
 std::chrono::steady_clock::time_point lock_handle::valid_until() const {
-  return state_->session->schedule.expires_at();
+  return state_ ? state_->session->schedule.expires_at() : std::chrono::steady_clock::time_point{};
 }
 std::int64_t lock_handle::fencing_token() const {
-  return state_->token;
+  return state_ ? state_->token : 0;
 }
 std::int64_t lock_handle::lease() const {
-  return state_->lease;
+  return state_ ? state_->lease : 0;
 }
 bool lock_handle::held() const {
   return state_ && !state_->released && !state_->lost;
@@ -197,8 +210,11 @@ asio::awaitable<std::error_code> lock_handle::wait_lost() {
   if (!h) co_return make_error_code(error::cancelled);
   if (!h->watching && !h->lost && !h->released) {
     h->watching = true;
-    h->session->impl->tasks.spawn("watching lock key " + h->key,
-                                  detail::watch_own_key(h, h->watch_from));
+    if (!h->session->impl->tasks.spawn("watching lock key " + h->key,
+                                       detail::watch_own_key(h, h->watch_from))) {
+      h->watching = false;  // the client is closed: nothing would ever report a loss
+      co_return make_error_code(error::cancelled);
+    }
   }
   if (!h->lost && !h->released)
     co_await h->lost_signal.async_wait(asio::as_tuple(asio::use_awaitable));
