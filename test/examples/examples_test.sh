@@ -14,25 +14,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-checks=0
-pass() { checks=$((checks + 1)); echo "ok   $1"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL $1"; }
-expect() {  # expect DESCRIPTION COMMAND... : the command succeeds
-  local what=$1
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
-
-# Waits (bounded) until FILE is non-empty.
-wait_for_file() {
-  local i
-  for ((i = 0; i < 300; i++)); do
-    [[ -s $1 ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../support/checks.sh"
 
 "$BIN/coord-local-etcd" --endpoints-file "$WORK/endpoints" >"$WORK/etcd.log" 2>&1 &
 ETCD_PID=$!
@@ -54,18 +36,6 @@ expect "config_watch: invalid value refused" grep -q "refused: invalid argument"
 expect "callers: a callback got the value" grep -q "^callback: max_conns = 64$" "$WORK/callers.out"
 expect "callers: a future rethrew not_found" grep -q "^future: a missing key threw not found$" "$WORK/callers.out"
 expect "callers: as_result gave locked, then the lock" grep -q "^as_result: the second try_lock found it locked (.*); after the release it got it$" "$WORK/callers.out"
-
-# One GET over a fresh connection; prints the body (headers dropped), fails on a non-200 status.
-http_get() {
-  local port=$1 path=$2 response status
-  exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
-  printf 'GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' "$path" >&3
-  response=$(timeout 20 cat <&3)
-  exec 3<&-
-  status=$(head -1 <<<"$response" | tr -d '\r')
-  [[ $status == "HTTP/1.1 200 OK" ]] || { echo "$status" >&2; return 1; }
-  sed '1,/^\r$/d' <<<"$response"
-}
 
 timeout 120 "$BIN/http_server" --port-file "$WORK/port" >"$WORK/http.out" 2>&1 &
 SERVER_PID=$!

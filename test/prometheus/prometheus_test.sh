@@ -19,28 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-checks=0
-pass() { checks=$((checks + 1)); echo "ok   $1"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL $1"; }
-
-wait_for_file() {  # bounded: 30 s
-  local i
-  for ((i = 0; i < 300; i++)); do [[ -s $1 ]] && return 0; sleep 0.1; done
-  return 1
-}
-
-# GET PORT PATH: prints the body of a 200 answer (fails otherwise), over a fresh connection.
-http_get() {
-  local response status
-  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-  printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$2" >&3
-  response=$(timeout 20 cat <&3)
-  exec 3<&-
-  status=$(head -1 <<<"$response" | tr -d '\r')
-  [[ $status == "HTTP/1.1 200 OK" ]] || { echo "GET $2: $status" >&2; return 1; }
-  sed '1,/^\r$/d' <<<"$response"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../support/checks.sh"
 
 urlencode() {
   local s=$1 out= c i
