@@ -223,9 +223,8 @@ class coordinator_module {
   /// \par Executor and lifetimes
   /// As coordinator::campaign(); the coordinator must outlive the awaited call.
   boost::asio::awaitable<leadership> campaign(std::string election, std::string value);
-  /// The module's service registry: services under "<registry.prefix><module>/". Not closed by
-  /// coordinator::close() (only the coordinator's own registry is): call its close() first to
-  /// deregister its services at once.
+  /// The module's service registry: services under "<registry.prefix><module>/". Closed (its
+  /// services deregistered) by coordinator::close(), like the coordinator's own.
   service_registry& registry() { return *registry_; }
   /// The module's config center: keys under "<module>/" of the coordinator's config prefix
   /// (meta and history likewise).
@@ -379,9 +378,8 @@ class coordinator {
   /// campaigns: one read (see current_leader()).
   ///
   /// \par Errors
-  /// invalid_argument for an empty election, thrown by the call itself (before the awaitable
-  /// exists, so also outside as_result()); and the transport errors of a read (unavailable,
-  /// timeout, ...).
+  /// invalid_argument for an empty election (thrown where awaited); and the transport errors
+  /// of a read (unavailable, timeout, ...).
   /// \par Cancellation
   /// Asio terminal cancellation throws error::cancelled (a read).
   /// \par Executor and lifetimes
@@ -430,15 +428,17 @@ class coordinator {
   /// closes its connections, in that order. Idempotent.
   ///
   /// Then it waits for the client's background work to end. Later calls fail with cancelled.
-  /// Lock releases and deregistrations that fail are logged, not thrown.
+  /// The modules' services are deregistered too. Every step is tried even when one before it
+  /// failed, so the connections are closed and the background work ends whatever happens; the
+  /// first failure is thrown at the end. Lock releases that fail are logged, not thrown.
   /// \par Errors
-  /// The errors of revoking the leases (the session's, the registry's): unavailable, timeout,
-  /// outcome_unknown, ...; the close then stops there (connections not closed). A later close()
-  /// returns at once.
+  /// The first failure of deregistering or revoking the leases (the session's, the
+  /// registries'): unavailable, timeout, outcome_unknown, ...; what failed is not retried (a
+  /// later close() returns at once) and leases left behind expire after their TTL.
   /// \par Cancellation
-  /// Asio terminal cancellation throws error::cancelled and stops the close where it was; a
-  /// later close() returns at once. A lease whose revocation was cancelled after it was sent may
-  /// be revoked or not (unrevoked, it expires after its TTL).
+  /// Asio terminal cancellation throws error::cancelled once the remaining steps have run
+  /// (each cancelled at once: the connections are still closed). A lease whose revocation was
+  /// cancelled after it was sent may be revoked or not (unrevoked, it expires after its TTL).
   /// \par Executor and lifetimes
   /// The coordinator's executor; the coordinator must outlive the awaited call.
   boost::asio::awaitable<void> close();
