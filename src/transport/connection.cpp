@@ -15,13 +15,14 @@
 #include <type_traits>
 
 #include "coordination/error.hpp"
+#include "detail/use_tuple.hpp"
 
 namespace coordination::transport {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using asio::ip::tcp;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using detail::use_tuple;
 
 namespace {
 

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "coordination/error.hpp"
+#include "detail/use_tuple.hpp"
 
 namespace coordination::transport {
 
@@ -18,7 +19,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using asio::ip::tcp;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using detail::use_tuple;
 
 ws_connection::ws_connection(asio::any_io_executor ex, const endpoint& ep, asio::ssl::context* tls)
     : ep_(ep) {

@@ -9,6 +9,7 @@
 #include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "coordination/error.hpp"
+#include "detail/use_tuple.hpp"
 #include "detail/cancelled.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/error_mapping.hpp"
@@ -19,7 +20,6 @@ namespace coordination::detail {
 namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 watch_hub::watch_hub(client_impl& impl) : impl_(impl) {}
 
