@@ -30,11 +30,23 @@ install_dependencies() {
       echo "need root (or sudo) to install: ${missing[*]}" >&2
       exit 1
     fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+    # apt's output (debconf's notes on stderr among it) is shown only when it fails.
+    local out
+    out=$(mktemp)
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >"$out" 2>&1; then
+      cat "$out" >&2
+      rm -f "$out"
+      exit 1
+    fi
     # etcd-server's package would start a system etcd on 2379 where an init system runs; the
     # project never uses it (it starts its own on free ports), so keep it from starting.
-    as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -q \
-      --no-install-recommends "${missing[@]}" >/dev/null
+    if ! as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -q \
+      --no-install-recommends "${missing[@]}" >"$out" 2>&1; then
+      cat "$out" >&2
+      rm -f "$out"
+      exit 1
+    fi
+    rm -f "$out"
   fi
 }
 
