@@ -15,16 +15,17 @@
 #
 # Usage: scripts/bench_peers.sh [--duration S] [--rounds N] [--clients "1 16"]
 #                               [--workloads "put get lock lock-contended"] [--no-build]
-#                               [--go-src DIR]
+#                               [--go-src DIR] [--no-go]
 # Needs Debian's golang-go and golang-etcd-server-dev (etcd 3.4's clientv3, built offline with
-# GOPATH; installed when missing) and wrk. Writes $BUILD_DIR/bench/peers.csv and prints a table.
+# GOPATH; installed when missing) and wrk. --no-go: without the Go peer (its columns say "-"),
+# nothing of Go installed. Writes $BUILD_DIR/bench/peers.csv and prints a table.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 die() { echo "bench_peers.sh: $*" >&2; exit 1; }
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; }
 
-DURATION=4 ROUNDS=3 CLIENTS="1 16" WORKLOADS="put get lock lock-contended" BUILD=1
+DURATION=4 ROUNDS=3 CLIENTS="1 16" WORKLOADS="put get lock lock-contended" BUILD=1 GO=1
 GO_SRC=$ROOT/../shared/peers/gobench
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -34,6 +35,7 @@ while [[ $# -gt 0 ]]; do
     --workloads) WORKLOADS=${2:?--workloads needs a list}; shift ;;
     --go-src) GO_SRC=${2:?--go-src needs a directory}; shift ;;
     --no-build) BUILD=0 ;;
+    --no-go) GO=0 ;;
     -h|--help) usage; exit 0 ;;
     *) usage; die "unknown argument: $1" ;;
   esac
@@ -45,9 +47,10 @@ for c in $CLIENTS; do [[ $c =~ ^[1-9][0-9]*$ ]] || die "client counts are whole 
 for w in $WORKLOADS; do
   [[ $w =~ ^(put|get|lock|lock-contended)$ ]] || die "workloads are put get lock lock-contended, not: $w"
 done
-[[ -f $GO_SRC/main.go ]] || die "no Go peer at $GO_SRC/main.go (pass --go-src DIR)"
+[[ $GO -eq 0 || -f $GO_SRC/main.go ]] || die "no Go peer at $GO_SRC/main.go (pass --go-src DIR, or --no-go)"
 
-PACKAGES+=(wrk golang-go golang-etcd-server-dev)
+PACKAGES+=(wrk)
+[[ $GO -eq 0 ]] || PACKAGES+=(golang-go golang-etcd-server-dev)
 install_dependencies
 [[ $BUILD -eq 0 ]] || BUILD_TARGETS="coord-bench coord-local-etcd" build_project
 COORD_BENCH=$BUILD_DIR/bin/coord-bench
@@ -58,11 +61,14 @@ RAW=$OUT/peers-raw
 mkdir -p "$RAW"
 rm -f "$RAW"/*
 GO_DIR=$OUT/gobench
-log "building the Go peer from $GO_SRC (GOPATH with Debian's etcd sources, offline)"
-rm -rf "$GO_DIR" && mkdir -p "$GO_DIR/src/gobench" && cp "$GO_SRC/main.go" "$GO_DIR/src/gobench/"
-(cd "$GO_DIR/src/gobench" && GO111MODULE=off GOPATH="$GO_DIR:/usr/share/gocode" \
-  GOCACHE="$GO_DIR/cache" go build -o "$GO_DIR/gobench" .) || die "go build of the peer failed"
-GO_VERSION=$(go version | awk '{print $3}')
+GO_VERSION="no Go peer"
+if [[ $GO -eq 1 ]]; then
+  log "building the Go peer from $GO_SRC (GOPATH with Debian's etcd sources, offline)"
+  rm -rf "$GO_DIR" && mkdir -p "$GO_DIR/src/gobench" && cp "$GO_SRC/main.go" "$GO_DIR/src/gobench/"
+  (cd "$GO_DIR/src/gobench" && GO111MODULE=off GOPATH="$GO_DIR:/usr/share/gocode" \
+    GOCACHE="$GO_DIR/cache" go build -o "$GO_DIR/gobench" .) || die "go build of the peer failed"
+  GO_VERSION=$(go version | awk '{print $3}')
+fi
 
 setup_run_dir
 start_local_etcd 1
@@ -105,6 +111,7 @@ run_coord() {
 }
 run_go() {
   local w=$1 c=$2 out=$RAW/$3 line
+  if [[ $GO -eq 0 ]]; then OPS= P50= P99=; return; fi
   [[ $w == lock-contended ]] && w=lockcontended
   "$GO_DIR/gobench" --endpoints "$HOSTPORT" --workload "$w" --clients "$c" \
     --duration "${DURATION}s" >"$out" 2>&1 || die "gobench failed ($w, $c): $out"
@@ -130,15 +137,17 @@ for w in $WORKLOADS; do
       [[ -z $OPS ]] || wo+=("$OPS")
       [[ -z $P99 ]] || wp+=("$P99")
       run_coord "$w" "$c" "$w-c$c-coord-$r"; co+=("$OPS"); cp+=("$P99")
-      run_go "$w" "$c" "$w-c$c-go-$r"; go+=("$OPS"); gp+=("$P99")
+      run_go "$w" "$c" "$w-c$c-go-$r"
+      [[ -z $OPS ]] || { go+=("$OPS"); gp+=("$P99"); }
     done
-    mw=$(median "${wo[@]:-}") mc=$(median "${co[@]}") mg=$(median "${go[@]}")
-    pw=$(median "${wp[@]:-}"); pw=${pw:--} pc=$(median "${cp[@]}") pg=$(median "${gp[@]}")
+    mw=$(median "${wo[@]:-}") mc=$(median "${co[@]}") mg=$(median "${go[@]:-}")
+    pw=$(median "${wp[@]:-}"); pw=${pw:--} pc=$(median "${cp[@]}") pg=$(median "${gp[@]:-}")
+    pg=${pg:--}
     rw=-; [[ -n $mw ]] && rw=$(calc "$mc / $mw" 2)
-    rg=$(calc "$mc / $mg" 2)
-    printf '%-15s %3s | %10s %10s %10s | %8s %8s | %11s %8s %8s\n' "$w" "$c" "${mw:--}" "$mc" "$mg" \
-      "$rw" "$rg" "$pw" "$pc" "$pg"
-    echo "$w,$c,${mw:-},$mc,$mg,$rw,$rg,$pw,$pc,$pg,${wo[*]:-},${co[*]},${go[*]}" >>"$CSV"
+    rg=-; [[ -n $mg ]] && rg=$(calc "$mc / $mg" 2)
+    printf '%-15s %3s | %10s %10s %10s | %8s %8s | %11s %8s %8s\n' "$w" "$c" "${mw:--}" "$mc" \
+      "${mg:--}" "$rw" "$rg" "$pw" "$pc" "$pg"
+    echo "$w,$c,${mw:-},$mc,${mg:-},$rw,$rg,$pw,$pc,$pg,${wo[*]:-},${co[*]},${go[*]:-}" >>"$CSV"
   done
 done
 echo "csv: $CSV (every round's figures in the last columns); raw outputs: $RAW"

@@ -50,8 +50,9 @@ if [[ ${extra_cmake[0]:-} == -DCOORD_SANITIZE=ON || ${extra_cmake[0]:-} == -DCOO
   exit 0
 fi
 
-# (Only the tests need Prometheus: test/prometheus has it scrape the http_server example.)
-PACKAGES+=(prometheus)
+# (Only the tests need Prometheus, which scrapes the http_server example in test/prometheus,
+# and wrk, the gateway floor of the bench_peers test.)
+PACKAGES+=(prometheus wrk)
 install_dependencies
 build_project "${extra_cmake[@]}"
 select_etcd "$etcd_version"
