@@ -159,12 +159,6 @@ PUT_KEY_B64=$(printf '%s' bench/put/wrk | base64 -w0)
 GET_KEY_B64=$(printf '%s' bench/get/0 | base64 -w0)
 
 # ------------------------------------------------------------------------- helpers ----
-# json_num JSON NAME: the number of a top-level field (also when quoted); empty when absent.
-json_num() {
-  sed -n "s/.*\"$2\": *\"\{0,1\}\(-\{0,1\}[0-9][0-9.eE+-]*\).*/\1/p" <<<"$1" | head -1
-}
-# calc EXPR [DECIMALS]
-calc() { awk "BEGIN { printf \"%.${2:-1}f\", ($1) }"; }
 
 # run_wrk WORKLOAD CLIENTS SECONDS TAG [check|seed]: runs wrk; sets W_OPS W_P50 W_P99 W_CPU W_ERR
 # W_REQ. A check run (BENCH_CHECK=1) inspects every response and fails on any unexpected one; a

@@ -77,11 +77,15 @@ HOSTPORT=${URL#http://}
 ETCD_VERSION=$(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p' | head -1)
 WRK_LUA=$ROOT/benchmarks/wrk/gateway.lua
 VALUE_B64=$(printf '%s' value-0123456789 | base64 -w0)  # gobench's value, 16 bytes
+GET_KEY_B64=$(printf '%s' bench/get/0 | base64 -w0)     # the key wrk's get reads
 
-# json_num JSON NAME
-json_num() { sed -n "s/.*\"$2\": *\"\{0,1\}\(-\{0,1\}[0-9][0-9.eE+-]*\).*/\1/p" <<<"$1" | head -1; }
-calc() { awk "BEGIN { printf \"%.${2:-1}f\", ($1) }"; }
 median() { tr ' ' '\n' <<<"$*" | { grep . || true; } | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# figures JSON: OPS P50 P99 from coord-bench's or gobench's JSON line (both name them alike).
+figures() {
+  OPS=$(calc "$(json_num "$1" ops_per_s)") P50=$(calc "$(json_num "$1" p50_us)" 0)
+  P99=$(calc "$(json_num "$1" p99_us)" 0)
+}
 
 # Each sets OPS P50 P99 (empty OPS: not applicable).
 run_wrk() {  # WORKLOAD CLIENTS TAG
@@ -92,7 +96,7 @@ run_wrk() {  # WORKLOAD CLIENTS TAG
     lock) op=lock div=2 ;;
     *) OPS= P50= P99=; return ;;
   esac
-  env BENCH_OP=$op BENCH_KEY_B64="$(printf bench/get/0 | base64 -w0)" BENCH_VALUE_B64="$VALUE_B64" \
+  env BENCH_OP=$op BENCH_KEY_B64="$GET_KEY_B64" BENCH_VALUE_B64="$VALUE_B64" \
     wrk -t "$((c < 2 ? c : 2))" -c "$c" -d "${DURATION}s" -s "$WRK_LUA" "$URL" >"$out" 2>&1 ||
     die "wrk failed ($w, $c): $out"
   line=$(grep '^wrk-result ' "$out" | tail -1) || die "no wrk-result in $out"
@@ -106,8 +110,7 @@ run_coord() {
   "$COORD_BENCH" --endpoints "$URL" --workload "$w" --clients "$c" --connections "$c" \
     --duration "$DURATION" --value-size 16 --json >"$out" 2>&1 || die "coord-bench failed ($w, $c): $out"
   line=$(grep '"workload"' "$out" | tail -1) || die "no JSON line in $out"
-  OPS=$(calc "$(json_num "$line" ops_per_s)") P50=$(calc "$(json_num "$line" p50_us)" 0)
-  P99=$(calc "$(json_num "$line" p99_us)" 0)
+  figures "$line"
 }
 run_go() {
   local w=$1 c=$2 out=$RAW/$3 line
@@ -116,12 +119,11 @@ run_go() {
   "$GO_DIR/gobench" --endpoints "$HOSTPORT" --workload "$w" --clients "$c" \
     --duration "${DURATION}s" >"$out" 2>&1 || die "gobench failed ($w, $c): $out"
   line=$(grep '"ops_per_s"' "$out" | tail -1) || die "no JSON line in $out"
-  OPS=$(calc "$(json_num "$line" ops_per_s)") P50=$(calc "$(json_num "$line" p50_us)" 0)
-  P99=$(calc "$(json_num "$line" p99_us)" 0)
+  figures "$line"
 }
 
 "$COORD_BENCH" --endpoints "$URL" --workload put --clients 1 --duration 1 >/dev/null  # warm-up
-env BENCH_OP=put BENCH_KEY_B64="$(printf bench/get/0 | base64 -w0)" BENCH_VALUE_B64="$VALUE_B64" \
+env BENCH_OP=put BENCH_KEY_B64="$GET_KEY_B64" BENCH_VALUE_B64="$VALUE_B64" \
   wrk -t 1 -c 1 -d 1s -s "$WRK_LUA" "$URL" >/dev/null  # the key the get workloads read
 
 log "etcd $ETCD_VERSION at $URL; $DURATION s per run, $ROUNDS rounds of wrk -> coord-bench -> go ($GO_VERSION)"

@@ -10,6 +10,13 @@ PACKAGES=(g++ cmake ninja-build pkgconf libboost1.81-dev libboost-test1.81-dev n
           libspdlog-dev libssl-dev openssl libcli11-dev prometheus-cpp-dev libsimdjson-dev etcd-server etcd-client
           ca-certificates)
 
+# The bench scripts' JSON and arithmetic helpers. json_num JSON NAME: the number of a top-level
+# field (also when quoted); empty when absent. calc EXPR [DECIMALS].
+json_num() {
+  sed -n "s/.*\"$2\": *\"\{0,1\}\(-\{0,1\}[0-9][0-9.eE+-]*\).*/\1/p" <<<"$1" | head -1
+}
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", ($1) }"; }
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # select_etcd VERSION: which etcd the tests and the demo start.

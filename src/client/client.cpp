@@ -53,6 +53,9 @@ watch_hub& client_impl::hub() {
     watches->post_form =
         config.watch_transport == watch_transport::post ||
         (config.watch_transport == watch_transport::automatic && !config.username.empty());
+    // Made after close() (the client's first watch): shut down like the one close() shut down,
+    // so its calls fail cancelled at once.
+    if (tasks.closed()) watches->shutdown();
   }
   return *watches;
 }
@@ -113,8 +116,6 @@ asio::awaitable<watch_stream> client::watch(std::string key, watch_options optio
   if (options.start_revision < 0)
     throw coordination_error(error::invalid_argument, "start_revision: must not be negative");
   check_range_end(key, options.range_end, options.prefix);
-  // (Before hub(): a client closed before its first watch would make a hub that does not know.)
-  if (self->tasks.closed()) throw coordination_error(error::cancelled, "client closed");
   std::string end = options.prefix ? prefix_range_end(key) : options.range_end;
   if (options.prefix && key.empty()) key = std::string(1, '\0');
   co_return co_await self->hub().watch(std::move(key), std::move(end), std::move(options));

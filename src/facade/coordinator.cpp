@@ -415,6 +415,14 @@ asio::awaitable<void> coordinator::close() {
   auto note = [&failure](std::exception_ptr e) {
     if (!failure) failure = e;
   };
+  // Awaits one step; its failure is noted, not thrown (awaited at once: the references hold).
+  auto attempt = [&note](asio::awaitable<void> step) -> asio::awaitable<void> {
+    try {
+      co_await std::move(step);
+    } catch (...) {
+      note(std::current_exception());
+    }
+  };
   auto handed_out = std::move(s->handed_out);
   s->handed_out.clear();
   for (auto& w : handed_out) {
@@ -438,39 +446,18 @@ asio::awaitable<void> coordinator::close() {
   // connections are closed and the background work ends whatever happens; the first failure is
   // thrown at the end. (A second close() returns at once: what failed here is not retried, and
   // the leases left behind expire after their TTL.)
-  try {
-    co_await s->registry.close();
-  } catch (...) {
-    note(std::current_exception());
-  }
+  co_await attempt(s->registry.close());
   auto modules = std::move(s->module_registries);
   s->module_registries.clear();
-  for (auto& m : modules) {
-    auto r = m.lock();
-    if (!r) continue;
-    try {
-      co_await r->close();
-    } catch (...) {
-      note(std::current_exception());
-    }
-  }
+  for (auto& m : modules)
+    if (auto r = m.lock()) co_await attempt(r->close());
   s->locks.reset();
   s->reentrant_locks.reset();
-  if (s->current) {
-    try {
-      co_await s->current->close();
-    } catch (...) {
-      note(std::current_exception());
-    }
-  }
+  if (s->current) co_await attempt(s->current->close());
   s->current.reset();
   s->etcd.close();
   // 5. Its background work, cancelled by that close(): ended before this returns.
-  try {
-    co_await detail::impl_of(s->etcd).tasks.wait();
-  } catch (...) {
-    note(std::current_exception());
-  }
+  co_await attempt(detail::impl_of(s->etcd).tasks.wait());
   if (failure) std::rethrow_exception(failure);
 }
 
@@ -495,7 +482,11 @@ coordinator_module::coordinator_module(coordinator& parent, std::string name)
       std::make_shared<service_registry>(parent.state_->etcd, registry_options_of(cfg, scope));
   config_ = std::make_shared<coordination::config_center>(parent.state_->etcd,
                                                           config_options_of(cfg, scope));
-  parent.state_->module_registries.push_back(registry_);  // (closed by the coordinator's close())
+  // (Closed by the coordinator's close(); the modules already gone are dropped here, so that
+  // making modules again and again does not grow the list.)
+  auto& modules = parent.state_->module_registries;
+  std::erase_if(modules, [](const auto& m) { return m.expired(); });
+  modules.push_back(registry_);
 }
 
 asio::awaitable<lock_handle> coordinator_module::lock(std::string name, std::chrono::seconds ttl) {
