@@ -2,6 +2,7 @@
 // other bytes go base64, see base64.hpp).
 #pragma once
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -41,6 +42,20 @@ inline std::string dump_json(const nlohmann::json& j, const char* field) {
     throw coordination_error(error::invalid_argument,
                              std::string(field) + ": keys and values must be valid UTF-8");
   }
+}
+
+// `s` for an error message: quoted when it is UTF-8 without control characters, else as
+// base64; cut to 64 bytes either way.
+inline std::string printable(std::string_view s) {
+  bool plain = valid_utf8(s);
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) plain = false;
+  std::size_t n = std::min<std::size_t>(s.size(), 64);
+  while (plain && n < s.size() && n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  std::string_view cut = s.substr(0, n);
+  std::string out = plain ? "'" + std::string(cut) + "'" : "base64 " + base64_encode(cut);
+  if (cut.size() < s.size()) out += " (" + std::to_string(s.size()) + " bytes)";
+  return out;
 }
 
 }  // namespace coordination::detail

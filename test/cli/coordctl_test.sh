@@ -101,7 +101,8 @@ check help 0 'get' -- "$CTL" --help
 # --help on every subcommand: usage on stdout, exit 0.
 for sub in get put del watch lock config "config get" "config set" "config rm" "config history" \
   "config list" "config watch" service "service register" "service list" "service watch" \
-  "service pick" elect completion; do
+  "service pick" elect completion queue "queue push" "queue pop" counter "counter get" \
+  "counter add" barrier "barrier hold" "barrier enter"; do
   # shellcheck disable=SC2086
   check "help-$sub" 0 'Usage' -- "$CTL" $sub --help
 done
@@ -241,6 +242,76 @@ check endpoint-health-json 0 '"health":true' -- "$CTL" --json endpoint health
 check member-list 0 '^[0-9a-f]+, started, [^,]+, http://127\.0\.0\.1:[0-9]+, http://127\.0\.0\.1:[0-9]+, false$' -- "$CTL" member list
 check member-list-json 0 '"client_urls":\["http://127\.0\.0\.1:[0-9]+"\]' -- "$CTL" --json member list
 check endpoint-no-sub 2 '^$' -- "$CTL" endpoint
+
+# queue and counter: several processes at once, each item to one popper, every add counted.
+check queue-push 0 '^[1-9][0-9]*$' -- "$CTL" queue push /ctl-q first
+check queue-push-json 0 '"revision":[1-9]' -- "$CTL" --json queue push /ctl-q second
+check queue-pop 0 '^first$' -- "$CTL" queue pop /ctl-q
+check queue-pop-json 0 '"value":"second"' -- "$CTL" --json queue pop /ctl-q
+check queue-pop-empty 1 '^$' -- "$CTL" queue pop /ctl-q
+stderr_has queue-pop-empty-says "queue /ctl-q is empty"
+check queue-pop-wait-none 1 '^$' -- "$CTL" queue pop /ctl-q --wait 0.3
+stderr_has queue-pop-wait-says "waited"
+"$CTL" queue pop /ctl-q --wait 20 >"$WORK/waited.out" 2>&1 &
+waiter=$!
+sleep 0.5  # (the pop is waiting on an empty queue; a push before it started is also fine)
+"$CTL" queue push /ctl-q later >/dev/null
+wait "$waiter"; wrc=$?
+if [[ $wrc -eq 0 && $(cat "$WORK/waited.out") == later ]]; then passes=$((passes + 1)); else
+  echo "FAIL queue pop --wait: exit $wrc, $(cat "$WORK/waited.out")"; failures=$((failures + 1)); fi
+# (wait on these jobs only: etcd runs in the background too)
+jobs_of() { jobs -p | grep -vx "$ETCD"; }
+for i in $(seq 1 12); do "$CTL" queue push /ctl-q2 "item$i" >/dev/null & done
+wait $(jobs_of)
+for p in 1 2 3 4; do
+  (while "$CTL" queue pop /ctl-q2 >>"$WORK/popped.$p"; do :; done) &
+done
+wait $(jobs_of)
+sort "$WORK"/popped.* >"$WORK/popped"
+if [[ $(wc -l <"$WORK/popped") -eq 12 && $(sort -u "$WORK/popped" | wc -l) -eq 12 ]]; then
+  passes=$((passes + 1)); else echo "FAIL 4 popping processes: $(tr '\n' ' ' <"$WORK/popped")"
+  failures=$((failures + 1)); fi
+check queue-empty-name 2 '^$' -- "$CTL" queue push "" v
+stderr_has queue-empty-name-says "queue name"
+check counter-get-absent 0 '^0$' -- "$CTL" counter get /ctl-n
+for i in $(seq 1 8); do (for k in 1 2 3; do "$CTL" counter add /ctl-n 1 >/dev/null; done) & done
+wait $(jobs_of)
+check counter-sum 0 '^24$' -- "$CTL" counter get /ctl-n
+check counter-add-negative 0 '^14$' -- "$CTL" counter add /ctl-n -10
+check counter-add-json 0 '"value":15' -- "$CTL" --json counter add /ctl-n 1
+"$CTL" put /ctl-text abc >/dev/null
+check counter-not-a-number 2 '^$' -- "$CTL" counter add /ctl-text 1
+stderr_has counter-not-a-number-says "holds 'abc'"
+check counter-bad-delta 2 '^$' -- "$CTL" counter add /ctl-n x
+
+# barrier: hold / wait / release; double barrier: no CMD starts before the last participant
+# entered, and each exits with its CMD's status once all have left.
+check barrier-hold 0 '^held$' -- "$CTL" barrier hold /ctl-b
+check barrier-hold-again 0 '^already held$' -- "$CTL" barrier hold /ctl-b
+"$CTL" barrier wait /ctl-b >/dev/null 2>&1 &
+bwaiter=$!
+sleep 0.3
+if kill -0 "$bwaiter" 2>/dev/null; then passes=$((passes + 1)); else
+  echo "FAIL barrier wait returned while held"; failures=$((failures + 1)); fi
+check barrier-release 0 '^released$' -- "$CTL" barrier release /ctl-b
+wait "$bwaiter"; bwrc=$?
+if [[ $bwrc -eq 0 ]]; then passes=$((passes + 1)); else echo "FAIL barrier wait: exit $bwrc"; failures=$((failures + 1)); fi
+check barrier-wait-free 0 '^$' -- "$CTL" barrier wait /ctl-b
+for p in 1 2; do
+  "$CTL" barrier enter /ctl-db --count 3 -- sh -c "date +%s%N >>$WORK/db.times; exit $p" &
+  eval "db$p=\$!"
+done
+sleep 1  # (the first two are waiting; the barrier must hold them until the third enters)
+last_entry=$(date +%s%N)
+"$CTL" barrier enter /ctl-db --count 3 -- sh -c "date +%s%N >>$WORK/db.times"
+db3rc=$?
+wait "$db1"; db1rc=$?
+wait "$db2"; db2rc=$?
+early=$(awk -v t="$last_entry" '$1 < t' "$WORK/db.times" | wc -l)
+if [[ $(wc -l <"$WORK/db.times") -eq 3 && $early -eq 0 && "$db1rc $db2rc $db3rc" == "1 2 0" ]]; then
+  passes=$((passes + 1)); else echo "FAIL double barrier: exits $db1rc $db2rc $db3rc, $early early, times $(tr '\n' ' ' <"$WORK/db.times"), last entry $last_entry"
+  failures=$((failures + 1)); fi
+check barrier-enter-no-count 2 '^$' -- "$CTL" barrier enter /ctl-db -- true
 
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]

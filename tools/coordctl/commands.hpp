@@ -85,5 +85,7 @@ std::unique_ptr<command_group> add_config_commands(CLI::App& app);
 std::unique_ptr<command_group> add_service_commands(CLI::App& app);
 std::unique_ptr<command_group> add_elect_commands(CLI::App& app);
 std::unique_ptr<command_group> add_cluster_commands(CLI::App& app);
+std::unique_ptr<command_group> add_recipe_commands(CLI::App& app);
+std::unique_ptr<command_group> add_barrier_commands(CLI::App& app);
 
 }  // namespace coordctl

@@ -194,6 +194,8 @@ int main(int argc, char** argv) {
   groups.push_back(add_service_commands(app));
   groups.push_back(add_elect_commands(app));
   groups.push_back(add_cluster_commands(app));
+  groups.push_back(add_recipe_commands(app));
+  groups.push_back(add_barrier_commands(app));
   auto* completion = app.add_subcommand(
       "completion", "print a bash completion script: source <(coordctl completion)");
 

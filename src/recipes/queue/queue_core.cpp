@@ -1,0 +1,81 @@
+#include "recipes/queue/queue_core.hpp"
+
+#include <random>
+
+#include "coordination/error.hpp"
+
+namespace coordination::detail {
+
+std::string queue_items_prefix(std::string_view name) {
+  if (name.empty()) throw coordination_error(error::invalid_argument, "queue name: empty");
+  return std::string(name) + "/items/";
+}
+
+std::string queue_claim_key(std::string_view name, std::string_view token) {
+  return std::string(name) + "/claims/" + std::string(token);
+}
+
+std::string random_token() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  static constexpr char digits[] = "0123456789abcdef";
+  std::uint64_t v = gen();
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) out[static_cast<std::size_t>(i)] = digits[v & 15];
+  return out;
+}
+
+txn_request queue_push_txn(const std::string& item_key, const std::string& claim_key,
+                           std::string value, std::int64_t lease) {
+  txn_request t;
+  t.compares.push_back(compare::create_revision(item_key, compare_result::equal, 0));
+  t.compares.push_back(compare::create_revision(claim_key, compare_result::equal, 0));
+  put_op put;
+  put.key = item_key;
+  put.value = std::move(value);
+  t.success.emplace_back(std::move(put));
+  put_op claim;
+  claim.key = claim_key;
+  claim.value = item_key;
+  claim.options.lease = lease;
+  t.success.emplace_back(std::move(claim));
+  range_op read;
+  read.key = claim_key;
+  t.failure.emplace_back(std::move(read));
+  t.idempotent = true;
+  return t;
+}
+
+std::int64_t read_push_answer(const txn_result& r) {
+  if (r.succeeded) return r.header.revision;
+  if (r.responses.empty()) return 0;
+  auto* range = std::get_if<range_result>(&r.responses[0]);
+  if (!range || range->kvs.empty()) return 0;
+  return range->kvs[0].create_revision;
+}
+
+txn_request queue_pop_txn(const key_value& item, const std::string& claim_key, std::int64_t lease) {
+  txn_request t;
+  t.compares.push_back(compare::mod_revision(item.key, compare_result::equal, item.mod_revision));
+  delete_op del;
+  del.key = item.key;
+  t.success.emplace_back(std::move(del));
+  put_op claim;
+  claim.key = claim_key;
+  claim.value = item.key;
+  claim.options.lease = lease;
+  t.success.emplace_back(std::move(claim));
+  range_op read;
+  read.key = claim_key;
+  t.failure.emplace_back(std::move(read));
+  t.idempotent = true;
+  return t;
+}
+
+bool read_pop_answer(const txn_result& r, std::string_view item_key) {
+  if (r.succeeded) return true;
+  if (r.responses.empty()) return false;
+  auto* range = std::get_if<range_result>(&r.responses[0]);
+  return range && !range->kvs.empty() && range->kvs[0].value == item_key;
+}
+
+}  // namespace coordination::detail
