@@ -328,15 +328,17 @@ int main(int argc, char** argv) {
   CLI::App app{"coord-bench: workloads against etcd through the coordination library"};
   options o;
   app.add_option("--endpoints", o.endpoints, "comma-separated URLs (default $COORD_ENDPOINTS)");
-  app.add_option("--workload", o.workload,
-                 "put | get | get-serializable | txn | lease-keepalive | lock | lock-contended | "
-                 "rwlock | watch-latency | watch-fanout | register-discover | discover-cached | "
-                 "config-cas | config-watch | config-watch-bare | connect-get (a new client and "
-                 "connection per get)")
-      ->check(CLI::IsMember({"put", "get", "get-serializable", "connect-get", "txn",
-                             "lease-keepalive", "lock", "lock-contended", "rwlock", "watch-latency",
-                             "watch-fanout", "register-discover", "discover-cached", "config-cas",
-                             "config-watch", "config-watch-bare"}));
+  app.add_option(
+         "--workload", o.workload,
+         "put | get | get-serializable | txn | lease-keepalive | lock | lock-contended | "
+         "rwlock | watch-latency | watch-fanout | register-discover | discover-cached | "
+         "config-cas | config-watch | config-watch-bare | stm-transfer | stm-transfer-bare | "
+         "connect-get (a new client and connection per get)")
+      ->check(
+          CLI::IsMember({"put", "get", "get-serializable", "connect-get", "txn", "lease-keepalive",
+                         "lock", "lock-contended", "rwlock", "watch-latency", "watch-fanout",
+                         "register-discover", "discover-cached", "config-cas", "config-watch",
+                         "config-watch-bare", "stm-transfer", "stm-transfer-bare"}));
   app.add_option("--clients", o.clients, "concurrent clients (coroutines)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--duration", o.duration, "seconds per run")->check(CLI::Range(0.1, 3600.0));
@@ -463,6 +465,8 @@ int main(int argc, char** argv) {
         co_await config_cas(o, c, r);
       } else if (o.workload == "config-watch" || o.workload == "config-watch-bare") {
         co_await bench::config_watch_workload(o, c, r, o.workload == "config-watch");
+      } else if (o.workload == "stm-transfer" || o.workload == "stm-transfer-bare") {
+        co_await bench::stm_workload(o, c, r, o.workload == "stm-transfer-bare");
       }
     };
     asio::co_spawn(io, body(), [&](std::exception_ptr e) {

@@ -109,4 +109,6 @@ class client;
 namespace coordination::bench {
 // config-watch (with_meta) and config-watch-bare (config_watch_workload.cpp).
 asio::awaitable<void> config_watch_workload(const options& o, client& c, result& r, bool with_meta);
+// stm-transfer (run_stm) and stm-transfer-bare (the same transfer by hand; stm_workload.cpp).
+asio::awaitable<void> stm_workload(const options& o, client& c, result& r, bool bare);
 }  // namespace coordination::bench
