@@ -10,22 +10,13 @@
 #include "recipes/barrier/barrier_core.hpp"
 #include "recipes/counter/counter_core.hpp"
 #include "recipes/queue/queue_core.hpp"
+#include "unit/refusal.hpp"
 
 using namespace coordination;
 using namespace coordination::detail;
+using coordination::test::refusal;
 
 namespace {
-
-template <class F>
-std::string refusal(F f) {
-  try {
-    f();
-  } catch (const coordination_error& e) {
-    BOOST_TEST((e.code() == make_error_code(error::invalid_argument)));
-    return e.what();
-  }
-  return "";
-}
 
 key_value kv_of(std::string key, std::string value, std::int64_t mod, std::int64_t create = 0) {
   key_value kv;

@@ -6,24 +6,14 @@
 #include "coordination/error.hpp"
 #include "protocol/text.hpp"
 #include "recipes/registry/record.hpp"
+#include "unit/refusal.hpp"
 
 using namespace coordination;
 using namespace coordination::detail;
+using coordination::test::refusal;
 using namespace std::chrono_literals;
 
 namespace {
-
-// The message of the invalid_argument `f` throws ("" when it throws nothing).
-template <class F>
-std::string refusal(F f) {
-  try {
-    f();
-  } catch (const coordination_error& e) {
-    BOOST_TEST((e.code() == make_error_code(error::invalid_argument)));
-    return e.what();
-  }
-  return "";
-}
 
 key_value record_kv(std::string key, std::string value) {
   key_value kv;

@@ -24,15 +24,11 @@ std::string random_token() {
   return out;
 }
 
-txn_request queue_push_txn(const std::string& item_key, const std::string& claim_key,
-                           std::string value, std::int64_t lease) {
-  txn_request t;
-  t.compares.push_back(compare::create_revision(item_key, compare_result::equal, 0));
-  t.compares.push_back(compare::create_revision(claim_key, compare_result::equal, 0));
-  put_op put;
-  put.key = item_key;
-  put.value = std::move(value);
-  t.success.emplace_back(std::move(put));
+namespace {
+// Adds the claim to `t`: put with the success branch, read back by the failure branch, which
+// makes `t` idempotent.
+void claimed(txn_request& t, const std::string& claim_key, const std::string& item_key,
+             std::int64_t lease) {
   put_op claim;
   claim.key = claim_key;
   claim.value = item_key;
@@ -42,6 +38,19 @@ txn_request queue_push_txn(const std::string& item_key, const std::string& claim
   read.key = claim_key;
   t.failure.emplace_back(std::move(read));
   t.idempotent = true;
+}
+}  // namespace
+
+txn_request queue_push_txn(const std::string& item_key, const std::string& claim_key,
+                           std::string value, std::int64_t lease) {
+  txn_request t;
+  t.compares.push_back(compare::create_revision(item_key, compare_result::equal, 0));
+  t.compares.push_back(compare::create_revision(claim_key, compare_result::equal, 0));
+  put_op put;
+  put.key = item_key;
+  put.value = std::move(value);
+  t.success.emplace_back(std::move(put));
+  claimed(t, claim_key, item_key, lease);
   return t;
 }
 
@@ -59,15 +68,7 @@ txn_request queue_pop_txn(const key_value& item, const std::string& claim_key, s
   delete_op del;
   del.key = item.key;
   t.success.emplace_back(std::move(del));
-  put_op claim;
-  claim.key = claim_key;
-  claim.value = item.key;
-  claim.options.lease = lease;
-  t.success.emplace_back(std::move(claim));
-  range_op read;
-  read.key = claim_key;
-  t.failure.emplace_back(std::move(read));
-  t.idempotent = true;
+  claimed(t, claim_key, item.key, lease);
   return t;
 }
 
