@@ -47,6 +47,7 @@ enum class stm_isolation { serializable_snapshot, serializable, repeatable_reads
 /// How run_stm isolates and retries. A plain value.
 struct stm_options {
   stm_options() {}  ///< not an aggregate: see the GCC 12 note in types.hpp
+  /// The isolation level (see the file comment).
   stm_isolation isolation = stm_isolation::serializable_snapshot;
   /// Attempts before giving up with error::conflict (at least 1).
   int max_attempts = 100;
