@@ -87,6 +87,7 @@ class stm_txn {
   stm_txn(client& c, detail::stm_core& core) : c_(c), core_(core) {}
   /// \endcond
  private:
+  boost::asio::awaitable<std::optional<std::string>> fetch(std::string key);
   client& c_;
   detail::stm_core& core_;
 };

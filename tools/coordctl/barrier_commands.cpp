@@ -1,12 +1,7 @@
 // coordctl barrier hold|release|wait NAME, and barrier enter NAME --count N -- CMD: Go's
 // barrier and double barrier from the shell.
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <coordination/barrier.hpp>
-#include <cstdio>
 #include <iostream>
 
 #include "commands.hpp"
@@ -17,27 +12,6 @@ using namespace coordination;
 namespace coordctl {
 
 namespace {
-
-// Runs argv as a child (SIGINT/SIGTERM passed on) and returns its exit code (128 + signal).
-asio::awaitable<int> run_child(asio::io_context& io, std::vector<std::string> argv) {
-  asio::signal_set signals(io, SIGCHLD, SIGINT, SIGTERM);
-  pid_t child = fork();
-  if (child == 0) {
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    std::perror(("coordctl: " + argv[0]).c_str());
-    _exit(127);
-  }
-  if (child < 0) throw std::runtime_error("fork failed");
-  int status = 0;
-  while (waitpid(child, &status, WNOHANG) != child) {
-    auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (!ec && (sig == SIGINT || sig == SIGTERM)) kill(child, sig);
-  }
-  co_return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 class barrier_commands : public command_group {
  public:

@@ -3,6 +3,8 @@
 // (coordination_error(invalid_argument) thrown from run() becomes 2 in main).
 #pragma once
 
+#include <sys/types.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -70,6 +72,13 @@ boost::asio::awaitable<std::optional<T>> unless_interrupted(boost::asio::signal_
   if (failure) std::rethrow_exception(failure);
   co_return std::optional<T>(std::move(value));
 }
+
+// Runs argv as a child process (`in_child` runs in it before the exec, `started` gets its pid),
+// passes SIGINT and SIGTERM on to it, and returns its exit status (128 + the signal that ended
+// it; 127 when it could not be run).
+boost::asio::awaitable<int> run_child(boost::asio::io_context& io, std::vector<std::string> argv,
+                                      std::function<void()> in_child = {},
+                                      std::function<void(pid_t)> started = {});
 
 class command_group {
  public:

@@ -4,7 +4,6 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -295,46 +294,32 @@ int main(int argc, char** argv) {
         }
         signals.cancel();
         // Run CMD with the lock's key and fencing token in its environment.
-        pid_t child = fork();
-        if (child == 0) {
-          setenv("COORD_LOCK_KEY", held->key().c_str(), 1);
-          setenv("COORD_FENCING_TOKEN", std::to_string(held->fencing_token()).c_str(), 1);
-          std::vector<char*> args;
-          for (auto& a : lock_command) args.push_back(a.data());
-          args.push_back(nullptr);
-          execvp(args[0], args.data());
-          std::perror(("coordctl: " + lock_command[0]).c_str());
-          _exit(127);
-        }
-        if (child < 0) throw std::runtime_error("fork failed");
-        asio::signal_set child_signals(io, SIGCHLD, SIGINT, SIGTERM);
+        const std::string lock_key = held->key();
+        const std::string token = std::to_string(held->fencing_token());
         bool lost = false;
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-              auto why = co_await held->wait_lost();
-              if (why == error::lock_lost) {
-                lost = true;
-                std::cerr << "coordctl: lock " << key << " was lost; stopping " << lock_command[0]
-                          << "\n";
-                kill(child, SIGTERM);
-              }
+        int status = co_await run_child(
+            io, lock_command,
+            [&] {
+              setenv("COORD_LOCK_KEY", lock_key.c_str(), 1);
+              setenv("COORD_FENCING_TOKEN", token.c_str(), 1);
             },
-            asio::detached);
-        int status = 0;
-        for (;;) {
-          auto [ec, sig] = co_await child_signals.async_wait(asio::as_tuple(asio::use_awaitable));
-          if (!ec && (sig == SIGINT || sig == SIGTERM)) kill(child, sig);  // pass it on
-          if (waitpid(child, &status, WNOHANG) == child) break;
-        }
+            [&](pid_t child) {
+              asio::co_spawn(
+                  io,
+                  [&, child]() -> asio::awaitable<void> {
+                    auto why = co_await held->wait_lost();
+                    if (why == error::lock_lost) {
+                      lost = true;
+                      std::cerr << "coordctl: lock " << key << " was lost; stopping "
+                                << lock_command[0] << "\n";
+                      kill(child, SIGTERM);
+                    }
+                  },
+                  asio::detached);
+            });
         co_await held->release();
         co_await s->close();
-        if (lost)
-          exit_code = 1;
-        else if (WIFEXITED(status))
-          exit_code = WEXITSTATUS(status);
-        else
-          exit_code = 128 + WTERMSIG(status);
+        exit_code = lost ? 1 : status;
       } else if (watch->parsed()) {
         if (rev < 0)
           throw coordination_error(error::invalid_argument, "--rev: must not be negative");

@@ -5,8 +5,8 @@
 #include "client/client_impl.hpp"
 #include "coordination/error.hpp"
 #include "coordination/watch.hpp"
+#include "detail/random_token.hpp"
 #include "recipes/barrier/barrier_core.hpp"
-#include "recipes/queue/queue_core.hpp"
 #include "session/session_state.hpp"
 
 namespace asio = boost::asio;

@@ -1,7 +1,5 @@
 #include "recipes/queue/queue_core.hpp"
 
-#include <random>
-
 #include "coordination/error.hpp"
 
 namespace coordination::detail {
@@ -13,15 +11,6 @@ std::string queue_items_prefix(std::string_view name) {
 
 std::string queue_claim_key(std::string_view name, std::string_view token) {
   return std::string(name) + "/claims/" + std::string(token);
-}
-
-std::string random_token() {
-  thread_local std::mt19937_64 gen{std::random_device{}()};
-  static constexpr char digits[] = "0123456789abcdef";
-  std::uint64_t v = gen();
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i, v >>= 4) out[static_cast<std::size_t>(i)] = digits[v & 15];
-  return out;
 }
 
 namespace {

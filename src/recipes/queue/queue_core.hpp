@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "coordination/types.hpp"
+#include "detail/random_token.hpp"
 
 namespace coordination::detail {
 
@@ -24,8 +25,6 @@ namespace coordination::detail {
 std::string queue_items_prefix(std::string_view name);
 // The claim key of a pop attempt's `token`.
 std::string queue_claim_key(std::string_view name, std::string_view token);
-// 16 random hex digits (items and claim tokens).
-std::string random_token();
 
 // Put `value` at `item_key`, and a claim of the push under `claim_key` on `lease`, if neither
 // exists; the failure branch reads the claim. A resend of an applied push finds its claim (also

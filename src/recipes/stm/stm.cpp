@@ -23,6 +23,10 @@ void check_key(const std::string& key) {
 asio::awaitable<std::optional<std::string>> stm_txn::get(std::string key) {
   check_key(key);
   if (auto hit = core_.cached(key)) co_return std::move(*hit);
+  co_return co_await fetch(std::move(key));
+}
+
+asio::awaitable<std::optional<std::string>> stm_txn::fetch(std::string key) {
   range_result r = co_await c_.range(key, core_.fetch_options());
   co_return core_.fetched(key, r);
 }
@@ -31,10 +35,7 @@ asio::awaitable<std::int64_t> stm_txn::rev(std::string key) {
   check_key(key);
   if (!core_.has_read(key)) {
     (void)core_.cached(key);  // takes a prefetched read
-    if (!core_.has_read(key)) {
-      range_result r = co_await c_.range(key, core_.fetch_options());
-      core_.fetched(key, r);
-    }
+    if (!core_.has_read(key)) co_await fetch(key);
   }
   co_return core_.read_revision(key);
 }
