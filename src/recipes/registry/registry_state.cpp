@@ -235,6 +235,23 @@ asio::awaitable<std::shared_ptr<service_cache>> registry_state::ready_cache(
   co_return c;
 }
 
+namespace {
+// One change of a service's keys (from its kv_cache) applied to the instances by id.
+void apply_change(service_cache& c, const kv_change& ch, spdlog::logger& log) {
+  auto id = ch.kv.key.substr(c.prefix.size());
+  if (ch.type == event_type::del) {
+    c.instances.erase(id);
+  } else if (auto i = decode_record(ch.kv, c.prefix, c.name)) {
+    c.instances[id] = std::move(*i);
+  } else {
+    log.warn("coordination: ignoring {}: not a registration record", ch.kv.key);
+    c.instances.erase(id);
+  }
+}
+}  // namespace
+
+// The instances follow a kv_cache of the service's prefix: it reads the keys, keeps its watch,
+// and reads again after compaction; each of its updates is decoded and published.
 asio::awaitable<void> registry_state::cache_loop(std::shared_ptr<registry_state> self,
                                                  std::shared_ptr<service_cache> c) {
   struct stop_at_exit {  // (also when the client's close() cancels this loop: readers wake)
@@ -243,75 +260,33 @@ asio::awaitable<void> registry_state::cache_loop(std::shared_ptr<registry_state>
       if (!c->stopped) c->stop();
     }
   } guard{c};
-  bool first = true;
-  asio::steady_timer pause(self->executor);
-  while (!self->closed && !c->stopped) {
-    std::int64_t revision = 0;
+  try {
+    kv_cache cache = co_await kv_cache::open(self->owner, c->prefix);
+    if (c->stopped) co_return;  // (the cache closes with its handle)
+    c->changes = cache.watch();
+    for (const key_value& kv : cache.list())
+      apply_change(*c, kv_change{event_type::put, kv, std::nullopt}, self->log());
+    c->kv.emplace(std::move(cache));
+  } catch (const std::exception&) {
+    c->load_error = std::current_exception();
+    c->ready_signal.cancel();
+    auto it = self->caches.find(c->name);
+    if (it != self->caches.end() && it->second == c) self->caches.erase(it);
+    co_return;
+  }
+  c->publish();
+  c->ready = true;
+  c->ready_signal.cancel();
+  for (;;) {
+    kv_cache_update u;
     try {
-      auto r = co_await self->owner.get_prefix(c->prefix);
-      if (c->stopped) break;
-      c->instances.clear();
-      for (auto& kv : r.kvs) {
-        if (auto i = decode_record(kv, c->prefix, c->name))
-          c->instances[i->instance_id] = std::move(*i);
-        else
-          self->log().warn("coordination: ignoring {}: not a registration record", kv.key);
-      }
-      revision = r.header.revision;
-      if (!first) ++self->counters.cache_reloads;
-      c->publish();
-      c->ready = true;
-      c->ready_signal.cancel();
-    } catch (const std::exception& e) {
-      if (first) {
-        c->load_error = std::current_exception();
-        c->ready_signal.cancel();
-        auto it = self->caches.find(c->name);
-        if (it != self->caches.end() && it->second == c) self->caches.erase(it);
-        co_return;
-      }
-      if (self->closed || c->stopped) break;
-      self->log().info("coordination: reloading service {} failed: {}", c->name, e.what());
-      revision = -1;
+      u = co_await c->changes.next();
+    } catch (const coordination_error&) {
+      break;  // cancelled: the registry, the cache or the client closed
     }
-    if (revision < 0) {  // retry the reload in a second
-      pause.expires_after(1s);
-      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-      continue;
-    }
-    first = false;
-    try {
-      watch_options o;
-      o.prefix = true;
-      o.start_revision = revision + 1;
-      auto stream = co_await self->owner.watch(c->prefix, o);
-      if (c->stopped) break;
-      c->stream = std::move(stream);
-      for (;;) {
-        auto batch = co_await c->stream.next();
-        for (auto& e : batch.events) {
-          auto id = e.kv.key.substr(c->prefix.size());
-          if (e.type == event_type::del) {
-            c->instances.erase(id);
-          } else if (auto i = decode_record(e.kv, c->prefix, c->name)) {
-            c->instances[id] = std::move(*i);
-          } else {
-            self->log().warn("coordination: ignoring {}: not a registration record", e.kv.key);
-            c->instances.erase(id);
-          }
-        }
-        if (!batch.events.empty()) c->publish();
-      }
-    } catch (const coordination_error& e) {
-      if (self->closed || c->stopped || e.code() == error::cancelled) break;
-      if (e.code() != error::compacted) {
-        self->log().info("coordination: watch of service {} ended: {}", c->name, e.what());
-      }
-    } catch (const std::exception& e) {
-      if (self->closed || c->stopped) break;
-      self->log().info("coordination: watch of service {} ended: {}", c->name, e.what());
-    }
-    // Reload from a fresh range (after compaction or a broken watch).
+    if (u.resynced) ++self->counters.cache_reloads;
+    for (const kv_change& ch : u.changes) apply_change(*c, ch, self->log());
+    if (!u.changes.empty()) c->publish();
   }
 }
 

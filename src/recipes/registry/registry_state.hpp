@@ -17,6 +17,7 @@
 
 #include "client/access.hpp"
 #include "client/client_impl.hpp"
+#include "coordination/kv_cache.hpp"
 #include "coordination/registry.hpp"
 #include "coordination/session.hpp"
 #include "recipes/registry/balancer.hpp"
@@ -57,8 +58,9 @@ struct service_cache {
   std::exception_ptr load_error;
   asio::steady_timer ready_signal;
   std::vector<std::weak_ptr<service_subscriber>> subscribers;
-  watch_stream stream;
-  balancer lb;                                // picks, open service_connections, down marks
+  std::optional<kv_cache> kv;  // the prefix's keys, kept current by its watch
+  kv_cache_watch changes;      // kv's change stream, from the snapshot the instances start at
+  balancer lb;                 // picks, open service_connections, down marks
   detail::client_metrics* metrics = nullptr;  // the owner's, or null
   bool counted = false;                       // in the metrics' cached services
   std::size_t counted_instances = 0;
@@ -98,7 +100,8 @@ struct service_cache {
   void stop() {
     stopped = true;
     report();
-    stream.cancel();
+    if (kv) kv->close();
+    changes.cancel();
     ready_signal.cancel();
     for (auto& w : subscribers)
       if (auto s = w.lock()) s->cancel();
