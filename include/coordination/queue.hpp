@@ -11,6 +11,11 @@
 /// taken by a pop that never returns it. Such resends go on, with backoff, for up to 40 s of
 /// failures; then the call throws the last error.
 ///
+/// coordination::priority_queue is the same with a priority per item (Go's recipe.PriorityQueue):
+/// items are `N/items/<5-digit priority>/<16 hex digits>`, and a pop takes the oldest item of
+/// the lowest priority number that has items (0 first). Its pop reads twice (the first
+/// priority, then its oldest item).
+///
 /// Thread-safety: the client's executor only, like the client. Several coroutines (and
 /// processes) may push and pop at once.
 #pragma once
@@ -77,6 +82,60 @@ class queue {
   boost::asio::awaitable<std::optional<std::string>> try_pop();
 
   /// How many items the queue holds now (a linearizable count).
+  ///
+  /// \par Errors
+  /// The transport errors of a read.
+  /// \par Cancellation
+  /// Terminal cancellation throws error::cancelled.
+  boost::asio::awaitable<std::int64_t> size();
+
+ private:
+  std::shared_ptr<detail::queue_state> state_;
+};
+
+/// A priority queue named `name` (see the file comment): pop() takes the oldest item of the
+/// lowest priority number. Exactly once, cancellation, errors and lifetimes as for queue. Use
+/// one layout per name: a queue and a priority_queue of the same name see each other's items
+/// in no useful order.
+class priority_queue {
+ public:
+  /// A priority queue on `c`. Throws coordination_error(invalid_argument) for an empty name.
+  priority_queue(client& c, std::string name);
+  /// Moves the handle; `other` is left empty.
+  priority_queue(priority_queue&&) noexcept;
+  /// Takes `other`'s queue.
+  priority_queue& operator=(priority_queue&&) noexcept;
+  ~priority_queue();
+
+  /// The queue's name.
+  const std::string& name() const;
+
+  /// Adds `value` with `priority` (0 is popped first); returns the revision that orders it
+  /// among the items of its priority.
+  ///
+  /// \par Errors
+  /// As queue::push().
+  /// \par Cancellation
+  /// As queue::push().
+  boost::asio::awaitable<std::int64_t> push(std::string value, std::uint16_t priority);
+
+  /// Waits until the queue has an item and takes the oldest of the lowest priority number.
+  ///
+  /// \par Errors
+  /// As queue::pop().
+  /// \par Cancellation
+  /// As queue::pop().
+  boost::asio::awaitable<std::string> pop();
+
+  /// Takes the item pop() would, without waiting; nullopt when the queue is empty.
+  ///
+  /// \par Errors
+  /// As queue::pop().
+  /// \par Cancellation
+  /// As queue::pop().
+  boost::asio::awaitable<std::optional<std::string>> try_pop();
+
+  /// How many items the queue holds now, of every priority (a linearizable count).
   ///
   /// \par Errors
   /// The transport errors of a read.

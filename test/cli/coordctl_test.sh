@@ -273,6 +273,16 @@ if [[ $(wc -l <"$WORK/popped") -eq 12 && $(sort -u "$WORK/popped" | wc -l) -eq 1
   failures=$((failures + 1)); fi
 check queue-empty-name 2 '^$' -- "$CTL" queue push "" v
 stderr_has queue-empty-name-says "queue name"
+# a priority queue: the lowest number first, FIFO within one
+"$CTL" queue push /ctl-pq low --priority 9 >/dev/null
+"$CTL" queue push /ctl-pq urgent --priority 0 >/dev/null
+"$CTL" queue push /ctl-pq later --priority 9 >/dev/null
+check pqueue-pop-first 0 '^urgent$' -- "$CTL" queue pop /ctl-pq --priority
+check pqueue-pop-second 0 '^low$' -- "$CTL" queue pop /ctl-pq --priority
+check pqueue-pop-third 0 '^later$' -- "$CTL" queue pop /ctl-pq --priority
+check pqueue-pop-empty 1 '^$' -- "$CTL" queue pop /ctl-pq --priority
+check pqueue-bad-priority 2 '^$' -- "$CTL" queue push /ctl-pq v --priority 70000
+stderr_has pqueue-bad-priority-says "0 to 65535"
 check counter-get-absent 0 '^0$' -- "$CTL" counter get /ctl-n
 for i in $(seq 1 8); do (for k in 1 2 3; do "$CTL" counter add /ctl-n 1 >/dev/null; done) & done
 wait $(jobs_of)

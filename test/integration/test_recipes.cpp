@@ -1,8 +1,8 @@
 // The counter and queue recipes against etcd: adders racing on one counter (the sum is exact),
-// compare-and-set, what a counter refuses; a queue's FIFO order, waiting pops, cancelled
-// waits, and 4 poppers taking 200 items exactly once, also on a 3-member cluster while one
-// member is killed and then another paused (no quorum for a while: answers are lost, takes
-// are resent).
+// compare-and-set, what a counter refuses; a priority queue's order; a queue's FIFO order,
+// waiting pops, cancelled waits, and 4 poppers taking 200 items exactly once, also on a 3-member
+// cluster while one member is killed and then another paused (no quorum for a while: answers are
+// lost, takes are resent).
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <map>
@@ -158,6 +158,35 @@ BOOST_AUTO_TEST_CASE(queue_is_fifo_and_pop_waits) {
       BOOST_TEST(kv.lease != 0);
     }
     expect_error([&] { queue bad(c, ""); }, error::invalid_argument, "queue name");
+    c.close();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(priority_queue_pops_lowest_priority_first_fifo_within) {
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    client c(io.get_executor(), config_for(shared_endpoints()));
+    auto name = unique_prefix("pqueue") + "jobs";
+    priority_queue q(c, name);
+    BOOST_TEST(!(co_await q.try_pop()).has_value());
+    // interleaved pushes: priorities 5, 1, 10, 1, 5, 0, 10, 1
+    std::vector<std::pair<std::uint16_t, std::string>> pushes{
+        {5, "a"}, {1, "b"}, {10, "c"}, {1, "d"}, {5, "e"}, {0, "f"}, {10, "g"}, {1, "h"}};
+    for (auto& [pri, v] : pushes) co_await q.push(v, pri);
+    BOOST_TEST(co_await q.size() == 8);
+    std::string order;
+    for (int i = 0; i < 8; ++i) order += co_await q.pop();
+    BOOST_TEST(order == "fbdhaecg");  // 0; 1 in push order; 5; 10 (9 < 10 numerically too)
+    // a waiting pop gets a push of any priority; the highest number still pops
+    std::optional<std::string> got;
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { got = co_await q.pop(); }, asio::detached);
+    co_await sleep_for(200ms);  // (the popper is waiting: nothing to pop yet)
+    BOOST_TEST(!got.has_value());
+    co_await q.push("last", 65535);
+    co_await eventually([&] { return got.has_value(); }, 5s, "the waiting pop got the push");
+    BOOST_TEST(*got == "last");
+    BOOST_TEST(co_await q.size() == 0);
+    expect_error([&] { priority_queue bad(c, ""); }, error::invalid_argument, "queue name");
     c.close();
   });
 }

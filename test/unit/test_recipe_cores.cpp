@@ -89,6 +89,13 @@ BOOST_AUTO_TEST_CASE(queue_layout) {
   BOOST_TEST(queue_items_prefix("jobs") == "jobs/items/");
   BOOST_TEST(queue_claim_key("jobs", "00ff") == "jobs/claims/00ff");
   BOOST_TEST(refusal([] { queue_items_prefix(""); }).find("queue name") != std::string::npos);
+  // priority buckets sort in priority order, and an item's bucket is found from its key
+  BOOST_TEST(priority_bucket("jobs/items/", 7) == "jobs/items/00007/");
+  BOOST_TEST(priority_bucket("jobs/items/", 65535) == "jobs/items/65535/");
+  BOOST_TEST(priority_bucket("jobs/items/", 9) < priority_bucket("jobs/items/", 10));
+  BOOST_TEST(bucket_of("jobs/items/", "jobs/items/00007/00ff") == "jobs/items/00007/");
+  BOOST_TEST(bucket_of("jobs/items/", "jobs/items/00ff") == "");  // a plain queue's item
+  BOOST_TEST(bucket_of("jobs/items/", "other/items/00007/00ff") == "");
   std::set<std::string> tokens;
   for (int i = 0; i < 1000; ++i) {
     std::string t = random_token();

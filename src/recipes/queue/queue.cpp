@@ -30,6 +30,7 @@ constexpr std::chrono::seconds resend_window{40};
 struct queue_state {
   client c;
   std::string name, items;
+  bool prioritized = false;  // items under a 5-digit priority bucket (priority_queue)
   std::int64_t lease = 0;
   std::chrono::steady_clock::time_point lease_granted{};
 };
@@ -77,10 +78,12 @@ boost::asio::awaitable<txn_result> send_claimed(std::shared_ptr<queue_state> s, 
   });
 }
 
-boost::asio::awaitable<std::int64_t> push_item(std::shared_ptr<queue_state> s, std::string value) {
+boost::asio::awaitable<std::int64_t> push_item(std::shared_ptr<queue_state> s, std::string value,
+                                               std::uint16_t priority) {
+  std::string bucket = s->prioritized ? priority_bucket(s->items, priority) : s->items;
   for (;;) {
     std::int64_t lease = co_await claim_lease(s);
-    std::string item = s->items + random_token();
+    std::string item = bucket + random_token();
     txn_request t = queue_push_txn(item, queue_claim_key(s->name, random_token()), value, lease);
     txn_result r = co_await send_claimed(s, std::move(t));
     if (std::int64_t rev = read_push_answer(r)) co_return rev;
@@ -93,17 +96,36 @@ struct oldest {
   std::int64_t revision = 0;
 };
 
+// The oldest item of the queue (of a priority queue: of its first priority that has items).
 boost::asio::awaitable<oldest> read_oldest(std::shared_ptr<queue_state> s) {
-  range_options o;
-  o.prefix = true;
-  o.limit = 1;
-  o.order = sort_order::ascend;
-  o.target = sort_target::create;
-  range_result r = co_await resending(s, [&] { return s->c.range(s->items, o); });
-  oldest out;
-  out.revision = r.header.revision;
-  if (!r.kvs.empty()) out.item = std::move(r.kvs.front());
-  co_return out;
+  for (;;) {
+    std::string from = s->items;
+    if (s->prioritized) {  // the lowest key is in the first bucket that has items
+      range_options first;
+      first.prefix = true;
+      first.limit = 1;
+      first.keys_only = true;
+      range_result r = co_await resending(s, [&] { return s->c.range(s->items, first); });
+      if (r.kvs.empty()) {
+        oldest none;
+        none.revision = r.header.revision;
+        co_return none;
+      }
+      from = bucket_of(s->items, r.kvs.front().key);
+      if (from.empty()) from = s->items;  // a key of another layout: take the whole queue
+    }
+    range_options o;
+    o.prefix = true;
+    o.limit = 1;
+    o.order = sort_order::ascend;
+    o.target = sort_target::create;
+    range_result r = co_await resending(s, [&] { return s->c.range(from, o); });
+    oldest out;
+    out.revision = r.header.revision;
+    if (!r.kvs.empty()) out.item = std::move(r.kvs.front());
+    if (out.item || from == s->items) co_return out;
+    // the bucket was emptied between the two reads: look again
+  }
 }
 
 // Tries to take the oldest item until one is taken or the queue is found empty (then the
@@ -178,7 +200,7 @@ const std::string& queue::name() const {
 }
 
 boost::asio::awaitable<std::int64_t> queue::push(std::string value) {
-  return detail::push_item(state_, std::move(value));
+  return detail::push_item(state_, std::move(value), 0);
 }
 
 boost::asio::awaitable<std::string> queue::pop() {
@@ -190,6 +212,40 @@ boost::asio::awaitable<std::optional<std::string>> queue::try_pop() {
 }
 
 boost::asio::awaitable<std::int64_t> queue::size() {
+  return detail::count_items(state_);
+}
+
+}  // namespace coordination
+
+namespace coordination {
+
+priority_queue::priority_queue(client& c, std::string name) {
+  std::string items = detail::queue_items_prefix(name);
+  state_ = std::make_shared<detail::queue_state>(
+      detail::queue_state{detail::access::share(c), std::move(name), std::move(items), true});
+}
+priority_queue::priority_queue(priority_queue&&) noexcept = default;
+priority_queue& priority_queue::operator=(priority_queue&&) noexcept = default;
+priority_queue::~priority_queue() = default;
+
+const std::string& priority_queue::name() const {
+  return state_->name;
+}
+
+boost::asio::awaitable<std::int64_t> priority_queue::push(std::string value,
+                                                          std::uint16_t priority) {
+  return detail::push_item(state_, std::move(value), priority);
+}
+
+boost::asio::awaitable<std::string> priority_queue::pop() {
+  return detail::pop_item(state_);
+}
+
+boost::asio::awaitable<std::optional<std::string>> priority_queue::try_pop() {
+  return detail::try_pop_item(state_);
+}
+
+boost::asio::awaitable<std::int64_t> priority_queue::size() {
   return detail::count_items(state_);
 }
 

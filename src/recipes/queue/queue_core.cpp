@@ -1,5 +1,7 @@
 #include "recipes/queue/queue_core.hpp"
 
+#include <cstdio>
+
 #include "coordination/error.hpp"
 
 namespace coordination::detail {
@@ -7,6 +9,19 @@ namespace coordination::detail {
 std::string queue_items_prefix(std::string_view name) {
   if (name.empty()) throw coordination_error(error::invalid_argument, "queue name: empty");
   return std::string(name) + "/items/";
+}
+
+std::string priority_bucket(std::string_view items, std::uint16_t priority) {
+  char digits[8];
+  std::snprintf(digits, sizeof digits, "%05u", static_cast<unsigned>(priority));
+  return std::string(items) + digits + "/";
+}
+
+std::string bucket_of(std::string_view items, std::string_view key) {
+  if (key.size() <= items.size() || key.substr(0, items.size()) != items) return {};
+  auto slash = key.rfind('/');
+  if (slash == std::string_view::npos || slash < items.size()) return {};
+  return std::string(key.substr(0, slash + 1));
 }
 
 std::string queue_claim_key(std::string_view name, std::string_view token) {

@@ -23,6 +23,12 @@ namespace coordination::detail {
 
 // The queue's item prefix; invalid_argument for an empty name.
 std::string queue_items_prefix(std::string_view name);
+// The item prefix of `priority` in a priority queue's `items` prefix: `items` + 5 decimal
+// digits + "/", so that key order is priority order (0 first, as Go's recipe).
+std::string priority_bucket(std::string_view items, std::uint16_t priority);
+// The bucket prefix a priority queue's item key is in (up to its last '/'); empty when `key`
+// is not an item of `items`.
+std::string bucket_of(std::string_view items, std::string_view key);
 // The claim key of a pop attempt's `token`.
 std::string queue_claim_key(std::string_view name, std::string_view token);
 
