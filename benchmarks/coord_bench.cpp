@@ -333,12 +333,13 @@ int main(int argc, char** argv) {
          "put | get | get-serializable | txn | lease-keepalive | lock | lock-contended | "
          "rwlock | watch-latency | watch-fanout | register-discover | discover-cached | "
          "config-cas | config-watch | config-watch-bare | stm-transfer | stm-transfer-bare | "
+         "kv-cache | "
          "connect-get (a new client and connection per get)")
       ->check(
           CLI::IsMember({"put", "get", "get-serializable", "connect-get", "txn", "lease-keepalive",
                          "lock", "lock-contended", "rwlock", "watch-latency", "watch-fanout",
                          "register-discover", "discover-cached", "config-cas", "config-watch",
-                         "config-watch-bare", "stm-transfer", "stm-transfer-bare"}));
+                         "config-watch-bare", "stm-transfer", "stm-transfer-bare", "kv-cache"}));
   app.add_option("--clients", o.clients, "concurrent clients (coroutines)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--duration", o.duration, "seconds per run")->check(CLI::Range(0.1, 3600.0));
@@ -347,6 +348,7 @@ int main(int argc, char** argv) {
   app.add_option("--value-size", o.value_size, "bytes per value")->check(CLI::Range(0, 1 << 20));
   app.add_option("--watchers", o.watchers, "watches for watch-fanout")
       ->check(CLI::Range(1, 1000000));
+  app.add_option("--keys", o.keys, "keys cached by kv-cache")->check(CLI::Range(1, 10000000));
   app.add_flag("--json", o.json, "one JSON object per run on stdout");
   app.add_option("--csv", o.csv, "append a CSV row per run to this file");
   app.add_flag("--no-probe", o.no_probe,
@@ -467,6 +469,8 @@ int main(int argc, char** argv) {
         co_await bench::config_watch_workload(o, c, r, o.workload == "config-watch");
       } else if (o.workload == "stm-transfer" || o.workload == "stm-transfer-bare") {
         co_await bench::stm_workload(o, c, r, o.workload == "stm-transfer-bare");
+      } else if (o.workload == "kv-cache") {
+        co_await bench::kv_cache_workload(o, c, r);
       }
     };
     asio::co_spawn(io, body(), [&](std::exception_ptr e) {

@@ -31,6 +31,7 @@ struct options {
   int connections = 0;  // 0: as many as clients
   int value_size = 64;
   int watchers = 1000;
+  int keys = 10000;  // kv-cache: keys cached
   bool json = false;
   std::string csv;
   bool metrics = false;
@@ -111,4 +112,6 @@ namespace coordination::bench {
 asio::awaitable<void> config_watch_workload(const options& o, client& c, result& r, bool with_meta);
 // stm-transfer (run_stm) and stm-transfer-bare (the same transfer by hand; stm_workload.cpp).
 asio::awaitable<void> stm_workload(const options& o, client& c, result& r, bool bare);
+// kv-cache: memory per key and lookups/s of a kv_cache against std::map (kv_cache_workload.cpp).
+asio::awaitable<void> kv_cache_workload(const options& o, client& c, result& r);
 }  // namespace coordination::bench
