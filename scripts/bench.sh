@@ -13,9 +13,13 @@
 #                         [--workloads "put get"] [--value-size B] [--rounds N] [--no-build]
 #        scripts/bench.sh --faults [--duration S] [--no-build]
 #        scripts/bench.sh --peers [bench_peers.sh options]
+#        scripts/bench.sh --recipes [bench_recipes.sh options]
 #   --peers       instead: same-run figures against Go's clientv3 (gRPC) and the gateway's floor
 #                 (wrk), for put, get, lock and lock-contended: runs scripts/bench_peers.sh
 #                 (needs Debian's golang-go and golang-etcd-server-dev, installed when missing)
+#   --recipes     instead: the STM and the kv_cache against their baselines (run_stm against the
+#                 transfer by hand; the cache's memory and lookups against std::map and etcd
+#                 gets): runs scripts/bench_recipes.sh
 #   --faults      instead: latency while a member fails. coord-fault-bench starts a 3-member
 #                 cluster and runs get, put and lock (+ release) at once through five phases of
 #                 S seconds (default 4): healthy, member 0 paused (SIGSTOP), resumed, killed
@@ -35,6 +39,10 @@ set -euo pipefail
 if [[ ${1:-} == --peers ]]; then
   shift
   exec bash "$(dirname "${BASH_SOURCE[0]}")/bench_peers.sh" "$@"
+fi
+if [[ ${1:-} == --recipes ]]; then
+  shift
+  exec bash "$(dirname "${BASH_SOURCE[0]}")/bench_recipes.sh" "$@"
 fi
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
