@@ -188,7 +188,8 @@ class kv_cache_watch {
 
 /// A local copy of a prefix (see the file comment). Move-only; destroying it, or close(), stops
 /// its watch. The cache's background work belongs to the client's task group: closing the
-/// client stops it too.
+/// client stops it too. A moved-from cache throws error::invalid_argument from every call but
+/// close() (which does nothing).
 ///
 /// Thread-safety: the client's executor only.
 class kv_cache {

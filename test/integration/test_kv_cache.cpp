@@ -112,6 +112,10 @@ BOOST_AUTO_TEST_CASE(reads_in_pages_and_reads_its_writes) {
     co_await expect_failure(w.next(), error::cancelled);
     co_await expect_failure(cache.wait_for_revision(other.header.revision + 1), error::cancelled);
     BOOST_TEST(cache.get(p + "k120")->value == "changed");
+    kv_cache taken = std::move(cache);  // the moved-from handle refuses, it does not crash
+    expect_error([&] { (void)cache.get(p + "k120"); }, error::invalid_argument, "moved-from");
+    expect_error([&] { (void)cache.watch(); }, error::invalid_argument, "moved-from");
+    BOOST_TEST(taken.list().size() == 49u);
     co_await expect_failure([&] { return kv_cache::open(c, ""); }, error::invalid_argument,
                             "prefix");
     kv_cache_options bad;

@@ -9,6 +9,7 @@
 #include "common.hpp"
 #include "coordination/registry.hpp"
 #include "coordination/with_timeout.hpp"
+#include "tcp_proxy.hpp"
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -500,6 +501,45 @@ BOOST_AUTO_TEST_CASE(calls_cancelled_anywhere_throw_cancelled) {
     }
     BOOST_TEST(cancelled > 0);
   });
+}
+
+// The discovery cache is a kv_cache: cut off while instances come and go and history is
+// compacted, it reads the service again when it gets through and lists exactly what is there.
+BOOST_AUTO_TEST_CASE(discovery_reads_again_after_compaction_while_cut_off) {
+  run(
+      [](asio::io_context& io) -> asio::awaitable<void> {
+        auto target = shared_endpoints().front();
+        tcp_proxy proxy(io.get_executor(), target);
+        client direct(io.get_executor(), config_for({target}));
+        client cut_off(io.get_executor(), config_for({proxy.url()}));
+        auto o = under("registry-compact");
+        service_registry writer(direct, o), reader(cut_off, o);
+        co_await writer.register_service(instance("api", "a", "127.0.0.1:1"), 30s);
+        co_await writer.register_service(instance("api", "b", "127.0.0.1:2"), 30s);
+        auto first = co_await reader.discover("api");
+        BOOST_TEST(ids(first) == std::vector<std::string>({"a", "b"}));
+
+        proxy.cut();
+        co_await writer.deregister("api", "a");
+        co_await writer.register_service(instance("api", "c", "127.0.0.1:3"), 30s);
+        auto last = co_await direct.put(unique_prefix("elsewhere") + "x", "y");
+        co_await direct.compact(last.header.revision);
+        proxy.restore();
+
+        std::vector<std::string> now{"b", "c"};
+        co_await eventually(
+            [&] {
+              auto l = reader.cached("api");
+              return l && ids(l) == now;
+            },
+            30s, "the cut-off reader lists b and c");
+        BOOST_TEST(reader.stats().cache_reloads == 1u);
+        co_await reader.close();
+        co_await writer.close();
+        cut_off.close();
+        direct.close();
+      },
+      60s);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -234,30 +234,37 @@ asio::awaitable<kv_cache> kv_cache::open(client& c, std::string prefix, kv_cache
   co_return kv_cache(std::move(s));
 }
 
+namespace {
+detail::kv_cache_state& live(const std::shared_ptr<detail::kv_cache_state>& s) {
+  if (!s) throw coordination_error(error::invalid_argument, "kv_cache: a moved-from handle");
+  return *s;
+}
+}  // namespace
+
 const std::string& kv_cache::prefix() const {
-  return state_->prefix;
+  return live(state_).prefix;
 }
 
 std::optional<key_value> kv_cache::get(std::string_view key) const {
-  if (auto* kv = state_->core.snapshot().find(key)) return *kv;
+  if (auto* kv = live(state_).core.snapshot().find(key)) return *kv;
   return std::nullopt;
 }
 
 kv_snapshot kv_cache::list() const {
-  return state_->core.snapshot();
+  return live(state_).core.snapshot();
 }
 
 std::int64_t kv_cache::revision() const {
-  return state_->core.revision();
+  return live(state_).core.revision();
 }
 
 std::uint64_t kv_cache::reloads() const {
-  return state_->reloads;
+  return live(state_).reloads;
 }
 
 asio::awaitable<void> kv_cache::wait_for_revision(std::int64_t revision) {
   auto s = state_;
-  if (!s) throw coordination_error(error::cancelled, "kv_cache: empty handle");
+  live(s);
   while (s->core.revision() < revision) {
     if (s->stopped) throw coordination_error(error::cancelled, "kv_cache: closed");
     std::int64_t seen = s->core.revision();
@@ -276,7 +283,7 @@ asio::awaitable<void> kv_cache::wait_for_revision(std::int64_t revision) {
 
 kv_cache_watch kv_cache::watch() {
   auto s = state_;
-  if (!s) throw coordination_error(error::cancelled, "kv_cache: empty handle");
+  live(s);
   auto sub = std::make_shared<detail::kv_cache_subscriber>(s->c.get_executor(), s->core.snapshot(),
                                                            s->options.max_queued_updates);
   if (s->stopped)
