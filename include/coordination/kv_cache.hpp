@@ -4,12 +4,13 @@
 ///
 /// open() reads the prefix (in pages, all at one revision), then watches it from the next
 /// revision. Each watch batch is applied as one step, so list() always shows the prefix as it
-/// was at one revision. When the watch cannot go on (its next revision was compacted, or etcd
-/// ended it), the cache reads the prefix again and reports the difference as one update marked
-/// `resynced`: every key whose value changed meanwhile is reported once, with its newest value,
-/// and nothing is reported twice. (Intermediate values that etcd compacted away are gone: the
-/// difference is all that can be known.) A broken connection needs no re-read: the client's
-/// watch resumes from the next revision.
+/// was at one revision. When the watch's next revision was compacted, the cache reads the
+/// prefix again and reports the difference as one update marked `resynced`: every key whose
+/// value changed meanwhile is reported once, with its newest value, and nothing is reported
+/// twice. (Intermediate values that etcd compacted away are gone: the difference is all that can
+/// be known.) A broken connection needs no re-read: the client's watch resumes from the next
+/// revision; a watch etcd ends for another reason is made again from the next revision, with
+/// backoff.
 ///
 /// Snapshots: list() returns a kv_snapshot, an immutable sorted view that costs a pointer copy.
 /// The cache stores keys in chunks of up to 128 shared between snapshots, so applying a change
@@ -130,8 +131,8 @@ struct kv_change {
   std::optional<key_value> prev;
 };
 
-/// What one kv_cache_watch::next() returns: the changes of one or more revisions, each key at
-/// most once per revision, in key order within a revision.
+/// What one kv_cache_watch::next() returns: the changes of one or more revisions, in etcd's
+/// event order (a resynced update: in key order, each key once).
 struct kv_cache_update {
   /// The revision the changes bring the cache to.
   std::int64_t revision = 0;
@@ -223,8 +224,9 @@ class kv_cache {
 
   /// Returns once the cache shows the prefix at `revision` or later (read-your-writes: pass
   /// the revision a put returned). When no change under the prefix is due, it confirms with
-  /// one read-only txn (no key changed since revision(), the same count) and moves revision()
-  /// to that txn's revision.
+  /// one read-only txn (no key changed since revision(), the same count; etcd scans the
+  /// prefix's index for it) and moves revision() to that txn's revision. A revision etcd has
+  /// not reached yet is waited for, confirming again after 50 ms, doubling up to 1 s.
   ///
   /// \par Errors
   /// error::cancelled once the cache is closed; the errors of the confirming txn.

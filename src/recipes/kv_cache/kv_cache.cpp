@@ -137,8 +137,13 @@ asio::awaitable<void> keep_current(std::shared_ptr<kv_cache_state> s) {
         prefix_read r = co_await read_prefix(s);
         if (s->stopped) break;
         ++s->reloads;
-        auto changes = s->core.reset(std::move(r.kvs), r.revision);
-        s->publish(std::move(changes), true);
+        // A wait_for_revision() may have confirmed the state at a later revision meanwhile:
+        // then this read is older than the state and is dropped (the watch goes on from the
+        // confirmed revision).
+        if (r.revision >= s->core.revision()) {
+          auto changes = s->core.reset(std::move(r.kvs), r.revision);
+          s->publish(std::move(changes), true);
+        }
         reread = false;
       }
       watch_options o;
@@ -229,7 +234,8 @@ asio::awaitable<kv_cache> kv_cache::open(client& c, std::string prefix, kv_cache
   auto s = std::make_shared<detail::kv_cache_state>(c, std::move(prefix), options);
   detail::prefix_read r = co_await detail::read_prefix(s);
   s->core.reset(std::move(r.kvs), r.revision);
-  if (!detail::impl_of(c).tasks.spawn("kv_cache of " + s->prefix, detail::keep_current(s)))
+  // (s->c, not c: the caller's client object may be gone once this call has suspended)
+  if (!detail::impl_of(s->c).tasks.spawn("kv_cache of " + s->prefix, detail::keep_current(s)))
     throw coordination_error(error::cancelled, "kv_cache: the client is closed");
   co_return kv_cache(std::move(s));
 }
@@ -265,15 +271,25 @@ std::uint64_t kv_cache::reloads() const {
 asio::awaitable<void> kv_cache::wait_for_revision(std::int64_t revision) {
   auto s = state_;
   live(s);
+  auto ahead_delay = 50ms;  // while `revision` is ahead of etcd's
   while (s->core.revision() < revision) {
     if (s->stopped) throw coordination_error(error::cancelled, "kv_cache: closed");
     std::int64_t seen = s->core.revision();
     std::size_t size = s->core.snapshot().size();
-    txn_result r = co_await s->c.txn(detail::confirm_txn(s->prefix, s->range_end, seen));
+    txn_request check = detail::confirm_txn(s->prefix, s->range_end, seen);
+    txn_result r = co_await s->c.txn(std::move(check));
+    if (s->stopped) throw coordination_error(error::cancelled, "kv_cache: closed");
     if (s->core.revision() != seen) continue;  // moved meanwhile: look again
     if (auto at = detail::read_confirmation(r, size)) {
       s->core.confirm(*at);
       s->moved.cancel();
+      if (*at >= revision) break;
+      // etcd has not reached `revision` yet: confirm again after a pause
+      asio::steady_timer pause(s->c.get_executor(), ahead_delay);
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state,
+                                 "kv_cache::wait_for_revision");
+      ahead_delay = std::min<std::chrono::milliseconds>(ahead_delay * 2, 1s);
       continue;
     }
     // a change is due: wait until the watch brings it, then look again

@@ -284,7 +284,10 @@ asio::awaitable<void> registry_state::cache_loop(std::shared_ptr<registry_state>
     } catch (const coordination_error&) {
       break;  // cancelled: the registry, the cache or the client closed
     }
-    if (u.resynced) ++self->counters.cache_reloads;
+    if (std::uint64_t n = c->kv->reloads(); n > c->reloads_counted) {  // (not the overflows)
+      self->counters.cache_reloads += n - c->reloads_counted;
+      c->reloads_counted = n;
+    }
     for (const kv_change& ch : u.changes) apply_change(*c, ch, self->log());
     if (!u.changes.empty()) c->publish();
   }

@@ -60,7 +60,8 @@ struct service_cache {
   std::vector<std::weak_ptr<service_subscriber>> subscribers;
   std::optional<kv_cache> kv;  // the prefix's keys, kept current by its watch
   kv_cache_watch changes;      // kv's change stream, from the snapshot the instances start at
-  balancer lb;                 // picks, open service_connections, down marks
+  std::uint64_t reloads_counted = 0;          // kv's re-reads already added to the registry's stats
+  balancer lb;                                // picks, open service_connections, down marks
   detail::client_metrics* metrics = nullptr;  // the owner's, or null
   bool counted = false;                       // in the metrics' cached services
   std::size_t counted_instances = 0;
