@@ -79,7 +79,6 @@ WRK_LUA=$ROOT/benchmarks/wrk/gateway.lua
 VALUE_B64=$(printf '%s' value-0123456789 | base64 -w0)  # gobench's value, 16 bytes
 GET_KEY_B64=$(printf '%s' bench/get/0 | base64 -w0)     # the key wrk's get reads
 
-median() { tr ' ' '\n' <<<"$*" | { grep . || true; } | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # figures JSON: OPS P50 P99 from coord-bench's or gobench's JSON line (both name them alike).
 figures() {

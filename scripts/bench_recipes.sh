@@ -45,7 +45,6 @@ mkdir -p "$RAW"
 rm -f "$RAW"/*
 setup_run_dir
 
-median() { tr ' ' '\n' <<<"$*" | { grep . || true; } | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # bench OUT ARGS...: one coord-bench run on the current etcd; sets LINE (its JSON line).
 bench() {
   local out=$RAW/$1

@@ -16,6 +16,8 @@ json_num() {
   sed -n "s/.*\"$2\": *\"\{0,1\}\(-\{0,1\}[0-9][0-9.eE+-]*\).*/\1/p" <<<"$1" | head -1
 }
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", ($1) }"; }
+# median NUMBERS...: the median (the lower middle one of an even count); empty for none.
+median() { tr ' ' '\n' <<<"$*" | { grep . || true; } | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -5,6 +5,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -106,6 +107,21 @@ inline boost::asio::awaitable<int> find_leader(client& probe, etcd_cluster& clus
   }
   BOOST_FAIL("no member leads");
   co_return -1;
+}
+
+// Pauses (SIGSTOP) member `i` of `cluster` now and resumes it `d` later, from a coroutine on
+// `ex`; `resumed` turns true then (the test resumes it itself if it ends before).
+inline void pause_for(boost::asio::any_io_executor ex, etcd_cluster& cluster, int i,
+                      std::chrono::steady_clock::duration d, bool& resumed) {
+  cluster.pause(i);
+  boost::asio::co_spawn(
+      ex,
+      [&cluster, i, d, &resumed]() -> boost::asio::awaitable<void> {
+        co_await sleep_for(d);
+        cluster.resume(i);
+        resumed = true;
+      },
+      boost::asio::detached);
 }
 
 // What expect_error / expect_failure check of the error thrown, or that one was thrown.

@@ -8,21 +8,13 @@
 #include <random>
 
 #include "recipes/kv_cache/kv_cache_core.hpp"
+#include "unit/kv_of.hpp"
 
 using namespace coordination;
 using namespace coordination::detail;
+using coordination::test::kv_of;
 
 namespace {
-
-key_value kv_of(std::string key, std::string value, std::int64_t mod, std::int64_t create = 0) {
-  key_value kv;
-  kv.key = std::move(key);
-  kv.value = std::move(value);
-  kv.mod_revision = mod;
-  kv.create_revision = create ? create : mod;
-  kv.version = 1;
-  return kv;
-}
 
 std::map<std::string, key_value> as_map(const kv_snapshot& s) {
   std::map<std::string, key_value> m;

@@ -10,22 +10,15 @@
 #include "recipes/barrier/barrier_core.hpp"
 #include "recipes/counter/counter_core.hpp"
 #include "recipes/queue/queue_core.hpp"
+#include "unit/kv_of.hpp"
 #include "unit/refusal.hpp"
 
 using namespace coordination;
 using namespace coordination::detail;
+using coordination::test::kv_of;
 using coordination::test::refusal;
 
 namespace {
-
-key_value kv_of(std::string key, std::string value, std::int64_t mod, std::int64_t create = 0) {
-  key_value kv;
-  kv.key = std::move(key);
-  kv.value = std::move(value);
-  kv.mod_revision = mod;
-  kv.create_revision = create ? create : mod;
-  return kv;
-}
 
 // A failure-branch answer whose one range found `kvs`.
 txn_result failed_with(std::vector<key_value> kvs) {
