@@ -69,7 +69,8 @@ class counter {
   boost::asio::awaitable<std::int64_t> add(std::int64_t delta);
 
   /// Sets the value to `desired` if it is `expected` (an absent key is 0); returns whether it
-  /// did. A false answer means the value was not `expected` when read.
+  /// did. A false answer means the value was not `expected` at a read made by this call (never
+  /// only what this counter object saw last: another writer may have changed it since).
   ///
   /// \par Errors
   /// As add(), without the overflow.

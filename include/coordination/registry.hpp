@@ -278,9 +278,11 @@ class service_registry {
   ///
   /// \par Errors
   /// invalid_argument for a bad name or instance id; not_found; cancelled when the registry is
-  /// closed; the transport errors of a write: unavailable, outcome_unknown or timeout when the
-  /// delete was sent but no answer came (it may have been applied; it is not resent, since the
-  /// key may be another process's), cancelled after client::close().
+  /// closed; the transport errors (unavailable, timeout: the delete may have been applied),
+  /// cancelled after client::close(). The instance is read, then that incarnation of it deleted
+  /// by a txn on its create revision, resent after a lost answer (deleting it twice is deleting
+  /// it once; a late copy cannot delete a later registration of the same id), so a lost answer
+  /// does not surface as outcome_unknown.
   /// \par Cancellation
   /// Asio terminal cancellation throws error::cancelled. A delete cancelled after it was sent may
   /// still be applied; an own instance is no longer this registry's either way.

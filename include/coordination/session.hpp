@@ -122,8 +122,9 @@ class session {
   /// \par Errors
   /// The transport errors of the revoke request (unavailable, timeout, ..., cancelled after
   /// client::close()); lease_not_found is not an error (the lease is gone already). After a
-  /// failure the session is stopped all the same, and a second close() returns at once: the
-  /// lease then ends after its TTL if the revoke was not applied.
+  /// failure the session is stopped all the same, a second close() returns at once, and the
+  /// revoke is retried in the background until etcd answers (for a minute, or 6 TTLs if longer;
+  /// as for a lost session), since each new leader would extend the lease by its TTL.
   /// \par Cancellation
   /// Asio terminal cancellation throws error::cancelled. A revoke cancelled after it was sent may
   /// still be applied; the session is stopped either way (as after a failure).

@@ -126,9 +126,22 @@ asio::awaitable<watch_stream> client::watch_prefix(std::string prefix, watch_opt
   return watch(std::move(prefix), std::move(options));
 }
 
-asio::awaitable<delete_result> detail::delete_own_key(client_impl& impl, std::string key) {
+asio::awaitable<delete_result> detail::delete_own_key(client_impl& impl, std::string key,
+                                                      std::int64_t create_revision) {
   auto self = impl.shared_from_this();
   check_key(key);
+  if (create_revision > 0) {
+    txn_request t;
+    t.compares.push_back(compare::create_revision(key, compare_result::equal, create_revision));
+    t.success.push_back(delete_op{key, delete_options()});
+    auto body = co_await self->transport.call("/v3/kv/txn", encode_txn(t), call_kind::idempotent);
+    auto r = decode_txn(body);
+    delete_result out;
+    out.header = r.header;
+    if (r.succeeded && !r.responses.empty())
+      if (auto* d = std::get_if<delete_result>(&r.responses.front())) out = *d;
+    co_return out;
+  }
   auto body = co_await self->transport.call("/v3/kv/deleterange", encode_delete(key, {}),
                                             call_kind::idempotent);
   co_return decode_delete(body);

@@ -45,8 +45,11 @@ struct client_impl : std::enable_shared_from_this<client_impl> {
 };
 
 // Deletes `key`, a key only this caller creates (a lock key named after its own lease): resent
-// after any failure, since deleting it twice has the effect of once.
-boost::asio::awaitable<delete_result> delete_own_key(client_impl& impl, std::string key);
+// after any failure, since deleting it twice has the effect of once. With `create_revision`, only
+// the key created then (a txn comparing it): a late copy of this delete, applied after a paused
+// member resumes, cannot delete the same name's next incarnation (the same session's next lock).
+boost::asio::awaitable<delete_result> delete_own_key(client_impl& impl, std::string key,
+                                                     std::int64_t create_revision = 0);
 
 // Throws invalid_argument naming `field` when `key` is empty.
 void check_key(std::string_view key, const char* field = "key");

@@ -111,12 +111,21 @@ asio::awaitable<void> session::close() {
   s->stop();
   s->revoked = true;
   if (was_lost) co_return;
+  std::exception_ptr failure;
   try {
     co_await s->impl->transport.call("/v3/lease/revoke", detail::encode_lease_id(s->lease),
                                      transport::call_kind::idempotent);
   } catch (const coordination_error& e) {
-    if (e.code() != error::lease_not_found) throw;
+    if (e.code() == error::lease_not_found) co_return;
+    if (e.code() == error::cancelled) throw;
+    failure = std::current_exception();
   }
+  if (!failure) co_return;
+  // Not revoked (etcd unreachable, no quorum): the lease, and every lock key, registration and
+  // campaign on it, would stay for a TTL or (with leaders changing) far longer. Revoked in the
+  // background as a lost session's is, until etcd answers (session_state::revoke_lost).
+  s->impl->tasks.spawn("revoking a closed session's lease", detail::session_state::revoke_lost(s));
+  std::rethrow_exception(failure);
 }
 
 void session::orphan() {

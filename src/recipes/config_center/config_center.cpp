@@ -8,6 +8,7 @@
 
 #include "client/client_impl.hpp"
 #include "protocol/text.hpp"
+#include "recipes/config_center/guarded_write.hpp"
 
 namespace coordination {
 
@@ -24,6 +25,7 @@ std::string derived(const std::string& prefix, const char* what) {
 struct snapshot {
   std::optional<key_value> value;
   json meta = json::object();
+  std::int64_t meta_revision = 0;  // the meta key's mod revision (0: absent): every write's guard
   json history = json::array();
   std::int64_t revision = 0;
 };
@@ -148,9 +150,24 @@ asio::awaitable<snapshot> read_snapshot(client& c, const config_center_options& 
   auto& log = *detail::impl_of(c).log;
   s.revision = r.header.revision;
   s.value = first(r.responses.at(0));
-  s.meta = parse_json(first(r.responses.at(1)), json::object(), log);
+  auto meta_kv = first(r.responses.at(1));
+  if (meta_kv) s.meta_revision = meta_kv->mod_revision;
+  s.meta = parse_json(meta_kv, json::object(), log);
   if (with_history) s.history = parse_json(first(r.responses.at(2)), json::array(), log);
   co_return s;
+}
+
+// A write of `key` guarded by its meta key as `s` read it (see guarded_write.hpp).
+detail::guarded_write guarded(const config_center_options& o, const std::string& key,
+                              const snapshot& s, const std::string& write_id) {
+  detail::guarded_write w;
+  w.meta_key = o.meta_prefix + key;
+  w.write_id = write_id;
+  w.read_revision = s.revision;
+  w.meta_revision = s.meta_revision;
+  w.txn.compares.push_back(
+      compare::mod_revision(w.meta_key, compare_result::equal, s.meta_revision));
+  return w;
 }
 
 config_value to_value(const std::string& key, const key_value& kv, const json& meta) {
@@ -217,25 +234,12 @@ asio::awaitable<config_value> config_center::set(std::string key, std::string va
   detail::span_scope span(detail::impl_of(client_).tracer, "config.set");
   span.attr("key", key);
   try {
-    // Names this write in the metadata, so that a write whose answer was lost (or that a
-    // resend found applied: the txn below is a compare-and-set, applied at most once) is
-    // recognised as ours instead of coming back as a conflict.
+    // Names this write in the meta, so that a write whose answer was lost is told applied or
+    // not (recipes/config_center/guarded_write.hpp) instead of coming back as a conflict or
+    // being written twice.
     const std::string write_id = new_write_id();
-    bool sent = false;
     for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
       auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
-      if (sent && s.value && s.meta.is_object() &&
-          s.meta.value("write_id", std::string()) == write_id) {
-        config_value v;
-        v.key = key;
-        v.value = s.value->value;
-        v.version = s.value->version;
-        v.revision = s.value->mod_revision;
-        fill_meta(v, s.meta);
-        span.attr("version", std::to_string(v.version));
-        span.ok();
-        co_return v;
-      }
       std::int64_t current = s.value ? s.value->version : 0;
       if (options.expected_version && *options.expected_version != current)
         throw coordination_error(error::conflict, "config " + key + ": expected version " +
@@ -249,8 +253,8 @@ asio::awaitable<config_value> config_center::set(std::string key, std::string va
       if (!meta.contains("metadata")) meta["metadata"] = json::object();
       meta["write_id"] = write_id;
 
-      txn_request t;
-      t.idempotent = true;  // (a compare-and-set on the value's mod revision)
+      detail::guarded_write w = guarded(options_, key, s, write_id);
+      txn_request& t = w.txn;
       if (s.value)
         t.compares.push_back(
             compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
@@ -263,14 +267,13 @@ asio::awaitable<config_value> config_center::set(std::string key, std::string va
         t.success.push_back(
             history_put(options_, key, history_entry(current + 1, value, now), s.history));
       }
-      sent = true;
-      auto r = co_await client_.txn(std::move(t));
-      if (r.succeeded) {
+      auto applied = co_await detail::send_guarded(client_, std::move(w));
+      if (applied) {
         config_value v;
         v.key = key;
         v.value = std::move(value);
         v.version = current + 1;
-        v.revision = r.header.revision;
+        v.revision = *applied;
         fill_meta(v, meta);
         span.attr("version", std::to_string(v.version));
         span.ok();
@@ -292,34 +295,30 @@ asio::awaitable<void> config_center::remove(std::string key,
   detail::span_scope span(detail::impl_of(client_).tracer, "config.remove");
   span.attr("key", key);
   try {
-    bool sent = false;
+    const std::string write_id = new_write_id();
     for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
       auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
-      if (!s.value && sent) {  // gone after our compare-and-delete: ours applied (or a
-        span.ok();             // concurrent remove's; either way it is removed)
-        co_return;
-      }
       if (!s.value) throw coordination_error(error::not_found, "config " + key + ": no value");
       if (expected_version && *expected_version != s.value->version)
         throw coordination_error(error::conflict, "config " + key + ": expected version " +
                                                       std::to_string(*expected_version) +
                                                       ", found " +
                                                       std::to_string(s.value->version));
-      txn_request t;
+      auto now = to_unix_ms(std::chrono::system_clock::now());
+      detail::guarded_write w = guarded(options_, key, s, write_id);
+      txn_request& t = w.txn;
       t.compares.push_back(
           compare::mod_revision(value_key(key), compare_result::equal, s.value->mod_revision));
-      t.idempotent = true;  // (a compare-and-delete on the value's mod revision)
       t.success.push_back(delete_op{value_key(key), delete_options()});
-      t.success.push_back(delete_op{options_.meta_prefix + key, delete_options()});
+      // The meta stays, as a tombstone: the guard of the next write (a late copy of an old
+      // create must not apply after a remove).
+      json tombstone{{"deleted", true}, {"updated", now}, {"write_id", write_id}};
+      t.success.push_back(put_op{options_.meta_prefix + key, tombstone.dump(), put_options{}});
       if (options_.versioning) {
-        json marker{{"version", 0},
-                    {"deleted", true},
-                    {"time", to_unix_ms(std::chrono::system_clock::now())}};
+        json marker{{"version", 0}, {"deleted", true}, {"time", now}};
         t.success.push_back(history_put(options_, key, std::move(marker), s.history));
       }
-      sent = true;
-      auto r = co_await client_.txn(std::move(t));
-      if (r.succeeded) {
+      if (co_await detail::send_guarded(client_, std::move(w))) {
         span.ok();
         co_return;
       }

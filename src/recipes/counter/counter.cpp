@@ -24,14 +24,21 @@ namespace {
 template <class Next>
 boost::asio::awaitable<std::optional<std::int64_t>> change(std::shared_ptr<counter_state> s,
                                                            Next next) {
+  bool fresh = false;  // `seen` was read by this call (a refusal must rest on such a read)
   if (!s->known) {
     s->seen = co_await s->c.get(s->key);
     s->known = true;
+    fresh = true;
   }
   for (;;) {
     auto seen = s->seen;
     std::optional<std::int64_t> value = next(counter_value(s->key, seen));
-    if (!value) co_return std::nullopt;
+    if (!value) {
+      if (fresh) co_return std::nullopt;
+      s->seen = co_await s->c.get(s->key);  // what this counter saw last may be stale
+      fresh = true;
+      continue;
+    }
     txn_request t = counter_write_txn(s->key, seen, *value);
     txn_result r = co_await s->c.txn(std::move(t));
     counter_attempt a = read_counter_attempt(r);
@@ -44,6 +51,7 @@ boost::asio::awaitable<std::optional<std::int64_t>> change(std::shared_ptr<count
       co_return value;
     }
     s->seen = std::move(a.now);
+    fresh = true;
   }
 }
 

@@ -172,10 +172,10 @@ asio::awaitable<void> lock_handle::release() {
   h->lost_signal.cancel();
   std::exception_ptr failure;
   try {
-    // A plain delete (one raft write, cheaper than a txn): the key is named after this lease and
-    // only this holder can have created it under that name since it took the lock.
-    // Resent after any failure (deleting our own key twice is deleting it once).
-    co_await detail::delete_own_key(*h->session->impl, h->key);
+    // Guarded by the key's create revision (the fencing token): resent after any failure, and
+    // a copy that a paused member applies late cannot delete this session's next lock of the
+    // name (the same key, created again).
+    co_await detail::delete_own_key(*h->session->impl, h->key, h->token);
   } catch (...) {
     failure = std::current_exception();
   }

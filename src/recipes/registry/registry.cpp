@@ -172,10 +172,15 @@ asio::awaitable<void> service_registry::deregister(std::string name, std::string
   detail::span_scope span(detail::impl_of(self->owner).tracer, "registry.deregister");
   span.attr("name", name).attr("instance", instance_id);
   try {
-    auto r = co_await self->owner.del(key);
-    if (r.deleted == 0 && !own)
+    // Reads the instance, then deletes that incarnation of it (a txn on its create revision):
+    // resent after any failure, since deleting it twice is deleting it once, and a late copy
+    // cannot delete a later registration of the same id.
+    auto now = co_await self->owner.get(key);
+    if (!now && !own)
       throw coordination_error(error::not_found,
                                "service " + name + " has no instance " + instance_id);
+    if (now)
+      co_await detail::delete_own_key(detail::impl_of(self->owner), key, now->create_revision);
   } catch (...) {
     span.fail(std::current_exception());
     throw;

@@ -27,7 +27,22 @@ asio::awaitable<std::optional<std::string>> stm_txn::get(std::string key) {
 }
 
 asio::awaitable<std::optional<std::string>> stm_txn::fetch(std::string key) {
-  range_result r = co_await c_.range(key, core_.fetch_options());
+  auto options = core_.fetch_options();
+  range_result r;
+  bool behind = false;
+  try {
+    r = co_await c_.range(key, options);
+  } catch (const coordination_error& e) {
+    // A serializable read at the snapshot's revision, answered by a member behind it (after a
+    // failover): asked again linearizably, which waits for that member to catch up.
+    behind = options.serializable && e.code() == error::invalid_argument &&
+             std::string_view(e.what()).find("future revision") != std::string_view::npos;
+    if (!behind) throw;
+  }
+  if (behind) {
+    options.serializable = false;
+    r = co_await c_.range(key, options);
+  }
   co_return core_.fetched(key, r);
 }
 
