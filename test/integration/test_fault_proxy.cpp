@@ -135,7 +135,17 @@ BOOST_AUTO_TEST_CASE(each_fault_does_what_it_says_to_a_real_etcd) {
         // By index: only the 2nd range after this rule is lost; a read is resent.
         proxy.add_rule(rule_at(fault::lost_answer, "/v3/kv/range", 2));
         for (int i = 0; i < 3; ++i) BOOST_TEST((co_await c.get(p + "lost")).has_value());
-        BOOST_TEST(proxy.faults_applied() == 6u);
+        BOOST_TEST(proxy.faults_applied() == 6u);  // (5 above, this one)
+
+        // An idempotent write whose every answer is lost may have been applied: it must end
+        // outcome_unknown, never unavailable (which promises "not applied").
+        proxy.add_rule(rule_of(fault::lost_answer, "/v3/kv/txn", 100));
+        txn_request t;
+        t.idempotent = true;
+        t.success.push_back(put_op{p + "every-answer-lost", "1", put_options{}});
+        co_await expect_failure(c.txn(std::move(t)), error::outcome_unknown);
+        BOOST_TEST((co_await direct.get(p + "every-answer-lost")).has_value());
+        proxy.clear_rules();
 
         // cut: everything turned away until restore.
         proxy.cut();
