@@ -1,164 +1,20 @@
-// Step injection at the wire (issue #29): each operation below runs once without faults through a
-// fault_proxy, which counts its requests n; then, for each k in 1..n and each fault kind, it runs
-// again on fresh keys with its k-th request faulted (where the contract involves others, a second
-// client writes the same keys at that moment), the held requests are let through late, and the
-// operation's contract (docs/reliability.md) is checked against what etcd holds:
-// - success: applied exactly once; a refusal (conflict, not_found, false): not applied;
-//   outcome_unknown or timeout: applied at most once;
-// - no other client's write undone; no key left once the session is closed.
-// A new operation adds a row, not a harness.
-#include <functional>
-
-#include "common.hpp"
+// The step-injection table (issue #29; the harness: faults_table.hpp): the config center's
+// writes, counter adds and deregisters, and single cases for a late release and a stale
+// compare-and-set.
 #include "coordination/config_center.hpp"
 #include "coordination/counter.hpp"
 #include "coordination/lock.hpp"
 #include "coordination/registry.hpp"
 #include "coordination/session.hpp"
-#include "support/fault_proxy.hpp"
+#include "faults_table.hpp"
 
 namespace asio = boost::asio;
 using namespace coordination;
 using namespace coordination::test;
+using namespace coordination::test::faults;
 using namespace std::chrono_literals;
 
 namespace {
-
-enum class ended { ok, refused, unknown };
-
-const char* to_string(ended e) {
-  switch (e) {
-    case ended::ok:
-      return "ok";
-    case ended::refused:
-      return "refused";
-    case ended::unknown:
-      return "unknown";
-  }
-  return "?";
-}
-
-// How one run of an operation ended; anything but these errors fails the test.
-template <class T, class... E>
-asio::awaitable<ended> outcome(asio::awaitable<T> op, E... refused) {
-  const std::array<error, sizeof...(E)> refusals{refused...};
-  try {
-    co_await std::move(op);
-    co_return ended::ok;
-  } catch (const coordination_error& e) {
-    for (auto r : refusals)
-      if (e.code() == r) co_return ended::refused;
-    if (e.code() == error::outcome_unknown || e.code() == error::timeout) co_return ended::unknown;
-    BOOST_ERROR("unexpected error: " << e.what());
-    co_return ended::unknown;
-  }
-}
-
-// What one run has: a client behind the proxy, a direct one (the "second client" and the
-// checker), fresh keys.
-struct ctx {
-  client& c;
-  client& direct;
-  fault_proxy& proxy;
-  std::string prefix;
-};
-
-struct row {
-  std::string name;
-  // Writes what the operation needs, directly.
-  std::function<asio::awaitable<void>(ctx&)> setup;
-  // The other client's write when the fault hits (may be empty).
-  std::function<asio::awaitable<void>(ctx&)> other;
-  // The operation through the proxy.
-  std::function<asio::awaitable<ended>(ctx&)> op;
-  // After the held requests went through: the contract against etcd, given how op ended.
-  std::function<asio::awaitable<void>(ctx&, ended)> check;
-  // Between the operation and the release of the held requests (may be empty).
-  std::function<asio::awaitable<void>(ctx&)> before_release = nullptr;
-};
-
-using step = std::function<asio::awaitable<void>(ctx&)>;
-row make_row(std::string name, step setup, step other,
-             std::function<asio::awaitable<ended>(ctx&)> op,
-             std::function<asio::awaitable<void>(ctx&, ended)> check, step before_release = {}) {
-  row r;
-  r.name = std::move(name);
-  r.setup = std::move(setup);
-  r.other = std::move(other);
-  r.op = std::move(op);
-  r.check = std::move(check);
-  r.before_release = std::move(before_release);
-  return r;
-}
-
-fault_rule rule_of(fault kind, std::string path, std::size_t times,
-                   std::chrono::milliseconds delay = 0ms) {
-  fault_rule r;
-  r.kind = kind;
-  r.path = std::move(path);
-  r.times = times;
-  r.delay = delay;
-  return r;
-}
-
-client_config faulty_config(const std::string& url) {
-  auto cfg = config_for({url});
-  cfg.attempt_timeout = 400ms;
-  cfg.probe_timeout = 300ms;
-  cfg.request_timeout = 6s;
-  return cfg;
-}
-
-constexpr std::array kinds{fault::lost_answer, fault::reset_before, fault::late_drop,
-                           fault::late_apply};
-
-// One run of `r` with its k-th request faulted by `kind` (k == 0: no fault). Returns the number
-// of requests the operation sent.
-asio::awaitable<std::size_t> run_once(asio::io_context& io, const row& r, std::size_t k, fault kind,
-                                      int round) {
-  auto endpoints = shared_endpoints();
-  fault_proxy proxy(io.get_executor(), endpoints.front(), 1000 + round);
-  client c(io.get_executor(), faulty_config(proxy.url()));
-  client direct(io.get_executor(), config_for(endpoints));
-  ctx x{c, direct, proxy, unique_prefix("faults-" + r.name)};
-  if (r.setup) co_await r.setup(x);
-  std::size_t before = 0;
-  for (auto& q : proxy.requests()) before += q.path.starts_with("/v3/watch") ? 0 : 1;
-  if (k > 0) {
-    fault_rule rule;
-    rule.kind = kind;
-    rule.index = k;
-    rule.delay = 600ms;  // (past attempt_timeout)
-    if (r.other) rule.on_hit = [&r, &x]() { return r.other(x); };
-    proxy.add_rule(rule);
-  }
-  auto how = co_await r.op(x);
-  std::size_t after = 0;
-  for (auto& q : proxy.requests()) after += q.path.starts_with("/v3/watch") ? 0 : 1;
-  if (r.before_release) co_await r.before_release(x);
-  co_await proxy.release_held();
-  BOOST_TEST_CONTEXT(r.name << ": request " << k << " of the run, " << to_string(kind) << ", ended "
-                            << to_string(how)) {
-    co_await r.check(x, how);
-  }
-  co_return after - before;
-}
-
-void run_table(const std::vector<row>& rows) {
-  for (auto& r : rows) {
-    run(
-        [&r](asio::io_context& io) -> asio::awaitable<void> {
-          auto n = co_await run_once(io, r, 0, fault::none, 0);
-          BOOST_TEST_MESSAGE(r.name << ": " << n << " requests");
-          BOOST_REQUIRE(n > 0u);
-          int round = 1;
-          for (std::size_t k = 1; k <= n; ++k)
-            for (auto kind : kinds) co_await run_once(io, r, k, kind, round++);
-        },
-        600s);
-  }
-}
-
 // How many of the config key's history entries hold `value` (max_version_history is 10).
 asio::awaitable<int> times_written(config_center& cc, std::string key, std::string value) {
   int n = 0;
@@ -171,14 +27,6 @@ config_center_options cfg_under(const ctx& x) {
   config_center_options o;
   o.prefix = x.prefix + "cfg/";
   return o;
-}
-
-// The contract of a write that applies `mine` once: ok -> exactly once, refused -> never,
-// unknown -> at most once.
-void check_applied(ended how, int times) {
-  if (how == ended::ok) BOOST_TEST(times == 1);
-  if (how == ended::refused) BOOST_TEST(times == 0);
-  if (how == ended::unknown) BOOST_TEST(times <= 1);
 }
 
 std::vector<row> config_rows() {
