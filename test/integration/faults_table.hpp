@@ -60,6 +60,7 @@ struct ctx {
   client& direct;
   fault_proxy& proxy;
   std::string prefix;
+  std::vector<std::string> notes;  // what a row's steps saw, for its check
 };
 
 struct row {
@@ -120,7 +121,7 @@ inline asio::awaitable<std::size_t> run_once(asio::io_context& io, const row& r,
   fault_proxy proxy(io.get_executor(), endpoints.front(), 1000 + round);
   client c(io.get_executor(), faulty_config(proxy.url()));
   client direct(io.get_executor(), config_for(endpoints));
-  ctx x{c, direct, proxy, unique_prefix("faults-" + r.name)};
+  ctx x{c, direct, proxy, unique_prefix("faults-" + r.name), {}};
   if (r.setup) co_await r.setup(x);
   std::size_t before = 0;
   for (auto& q : proxy.requests()) before += q.path.starts_with("/v3/watch") ? 0 : 1;
