@@ -1,6 +1,7 @@
 // The step-injection table (issue #29; the harness: faults_table.hpp): the config center's
 // writes, counter adds and deregisters, and single cases for a late release and a stale
 // compare-and-set.
+#include "coordination/barrier.hpp"
 #include "coordination/config_center.hpp"
 #include "coordination/counter.hpp"
 #include "coordination/lock.hpp"
@@ -203,6 +204,47 @@ BOOST_AUTO_TEST_CASE(a_late_release_spares_the_same_sessions_next_lock) {
     co_await second.release();
     co_await s.close();
     BOOST_TEST(!(co_await direct.get(second.key())).has_value());
+  });
+}
+
+// A double barrier entry that ends (here: cancelled) after its waiter key exists removes the key,
+// and keeps trying while etcd is out of reach: a key left on the live session would be counted by
+// the next entrant, which would then pass before `count` participants are there.
+BOOST_AUTO_TEST_CASE(a_failed_barrier_entry_removes_its_key_once_etcd_answers_again) {
+  if (using_external_cluster()) return;
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    auto endpoints = shared_endpoints();
+    fault_proxy proxy(io.get_executor(), endpoints.front());
+    client c(io.get_executor(), faulty_config(proxy.url()));
+    client direct(io.get_executor(), config_for(endpoints));
+    auto s = co_await session::create(c);
+    auto name = unique_prefix("barrier-cleanup") + "D";
+    double_barrier b(s, name, 2);
+    range_options all;
+    all.prefix = true;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          co_await eventually(
+              [&]() -> asio::awaitable<bool> {
+                co_return !(co_await direct.range(name + "/waiters/", all)).kvs.empty();
+              },
+              5s, "the waiter key");
+          proxy.cut();  // (the entry is cancelled next: its removal meets a cut)
+        },
+        asio::detached);
+    auto how = co_await cancelled_after(b.enter(), 600ms);
+    BOOST_TEST(how == "cancelled");
+    BOOST_TEST((co_await direct.range(name + "/waiters/", all)).kvs.size() == 1u);
+    co_await sleep_for(3s);  // (the removal fails meanwhile: 5 attempts within ~1 s)
+    proxy.restore();
+    co_await eventually(
+        [&]() -> asio::awaitable<bool> {
+          co_return (co_await direct.range(name + "/waiters/", all)).kvs.empty();
+        },
+        8s, "the waiter key removed");
+    BOOST_TEST(!s.lost());
+    co_await s.close();
   });
 }
 

@@ -1,6 +1,12 @@
 // The barrier recipes: the I/O around barrier_core (see include/coordination/barrier.hpp).
 #include "coordination/barrier.hpp"
 
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "coordination/error.hpp"
@@ -113,9 +119,13 @@ asio::awaitable<void> enter_barrier(std::shared_ptr<double_barrier_state> d) {
       case enter_step::too_many:
         over = true;
         break;
-      case enter_step::complete:
-        co_await c.put(barrier_ready_key(d->name), "");
+      case enter_step::complete: {
+        txn_request ready;  // (putting the empty ready key twice is putting it once)
+        ready.success.push_back(put_op{barrier_ready_key(d->name), "", put_options{}});
+        ready.idempotent = true;
+        co_await c.txn(std::move(ready));
         break;
+      }
       case enter_step::wait:
         for (;;) {
           if (co_await wait_event(c, barrier_ready_key(d->name), from, event_type::put)) break;
@@ -130,12 +140,28 @@ asio::awaitable<void> enter_barrier(std::shared_ptr<double_barrier_state> d) {
   }
   if (!failed && !over) co_return;
   // Not entered after all: the key goes (in the background: a cancelled coroutine cannot await).
+  // Tried until it is gone or the session ends: a key left on a live lease would be counted by
+  // the next entrant, which would then pass the barrier before `count` participants are there.
   d->entered = false;
-  d->s->impl->tasks.spawn("removing double barrier key " + d->mine,
-                          [](std::shared_ptr<double_barrier_state> d) -> asio::awaitable<void> {
-                            delete_options o;
-                            co_await d->s->owner->del(d->mine, o);
-                          }(d));
+  d->s->impl->tasks.spawn(
+      "removing double barrier key " + d->mine,
+      [](std::shared_ptr<double_barrier_state> d) -> asio::awaitable<void> {
+        auto pause = std::chrono::milliseconds(100);
+        for (;;) {
+          try {
+            co_await delete_own_key(*d->s->impl, d->mine);  // (a random key: ours alone)
+            co_return;
+          } catch (const std::exception& e) {
+            if (d->s->is_lost || d->s->stopped) co_return;  // (the lease takes the key)
+            d->s->impl->log->warn("coordination: removing double barrier key {} failed: {}",
+                                  d->mine, e.what());
+          }
+          asio::steady_timer t(co_await asio::this_coro::executor, pause);
+          auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+          if (ec) co_return;
+          pause = std::min(pause * 2, std::chrono::milliseconds(2000));
+        }
+      }(d));
   if (failed) std::rethrow_exception(failed);
   throw too_many();
 }
@@ -154,11 +180,11 @@ asio::awaitable<void> leave_barrier(std::shared_ptr<double_barrier_state> d) {
         co_return;
       case leave_step::finish:
         co_await c.del(barrier_ready_key(d->name));
-        co_await c.del(d->mine);
+        co_await delete_own_key(*d->s->impl, d->mine);
         d->left = true;
         co_return;
       case leave_step::delete_and_wait:
-        co_await c.del(d->mine);
+        co_await delete_own_key(*d->s->impl, d->mine);  // (resent: a random key, ours alone)
         [[fallthrough]];
       case leave_step::wait_for:
         co_await wait_event(c, step.key, r.header.revision + 1, event_type::del);
