@@ -100,6 +100,25 @@ std::vector<row> config_rows() {
         if (co_await times_written(d, "k", "theirs") == 1)
           BOOST_TEST((co_await d.get("k")).value == "theirs");
       }));
+  // An unconditional set while another client sets the key too: ours written exactly once.
+  rows.push_back(make_row(
+      "config-set",
+      [](ctx& x) -> asio::awaitable<void> {
+        config_center d(x.direct, cfg_under(x));
+        co_await d.set("k", "0");
+      },
+      [](ctx& x) -> asio::awaitable<void> {
+        config_center d(x.direct, cfg_under(x));
+        co_await d.set("k", "other");
+      },
+      [](ctx& x) -> asio::awaitable<ended> {
+        config_center cc(x.c, cfg_under(x));
+        co_return co_await outcome(cc.set("k", "mine"));
+      },
+      [](ctx& x, ended how) -> asio::awaitable<void> {
+        config_center d(x.direct, cfg_under(x));
+        check_applied(how, co_await times_written(d, "k", "mine"));
+      }));
   return rows;
 }
 
@@ -121,6 +140,29 @@ std::vector<row> counter_rows() {
         bool other_wrote = x.proxy.faults_applied() > 0;
         int applied = static_cast<int>(v - (other_wrote ? 10 : 0));
         check_applied(how, applied);
+      }));
+  // compare_and_set(0, 5) while another client adds 1: true only if it was applied (then the
+  // other's add came after it: 6), false only if etcd held something else at our read.
+  rows.push_back(make_row(
+      "counter-cas", {},
+      [](ctx& x) -> asio::awaitable<void> {
+        counter other(x.direct, x.prefix + "n");
+        x.notes.push_back(std::to_string(co_await other.add(1)));
+      },
+      [](ctx& x) -> asio::awaitable<ended> {
+        counter mine(x.c, x.prefix + "n");
+        bool set = false;
+        auto body = [&]() -> asio::awaitable<void> { set = co_await mine.compare_and_set(0, 5); };
+        auto how = co_await outcome(body());
+        if (how == ended::ok && !set) how = ended::refused;
+        co_return how;
+      },
+      [](ctx& x, ended how) -> asio::awaitable<void> {
+        counter d(x.direct, x.prefix + "n");
+        auto v = co_await d.get();
+        // The other's add saw 5 (ours first: it made 6) or 0 (ours never applied after it).
+        bool ours = x.notes.empty() ? v == 5 : (x.notes.front() == "6" || v == 5);
+        check_applied(how, ours ? 1 : 0);
       }));
   return rows;
 }

@@ -94,6 +94,31 @@ std::vector<row> lock_rows() {
   rows.push_back(lock_row("write-lock", [](locker& l, std::string n) { return l.write_lock(n); }));
   rows.push_back(lock_row(
       "semaphore", [](locker& l, std::string n) { return l.acquire_semaphore(n, 2); }, false));
+  // A reentrant lock taken twice by one session: one key, held until the second release.
+  rows.push_back(make_row(
+      "reentrant-lock", {}, {},
+      [](ctx& x) -> asio::awaitable<ended> {
+        auto s = co_await session::create(x.c);
+        locker_options lo;
+        lo.reentrant = true;
+        locker l(s, lo);
+        auto lock_name = x.prefix + "L";
+        std::optional<lock_handle> a, b;
+        auto body = [&]() -> asio::awaitable<void> {
+          a.emplace(co_await l.lock(lock_name));
+          b.emplace(co_await l.lock(lock_name));
+        };
+        auto how = co_await outcome(body());
+        if (how == ended::ok) {
+          BOOST_TEST(a->key() == b->key());
+          co_await quietly(b->release());
+          BOOST_TEST((co_await x.direct.get(a->key())).has_value(), "released by the inner hold");
+          co_await quietly(a->release());
+        }
+        co_await quietly(s.close());
+        co_return how;
+      },
+      no_key_left));
   return rows;
 }
 
@@ -174,6 +199,29 @@ std::vector<row> queue_rows() {
         };
         auto how = co_await outcome(body());
         co_return how;
+      },
+      [](ctx& x, ended how) -> asio::awaitable<void> {
+        auto left = co_await items_with(x.direct, x.prefix + "Q/items/", "item");
+        int taken = static_cast<int>(x.notes.size());
+        BOOST_TEST(taken + left <= 1, "the item was taken twice");
+        if (how == ended::ok) BOOST_TEST(taken + left == 1, "the item was lost");
+      }));
+  rows.push_back(make_row(
+      "priority-queue-pop",
+      [](ctx& x) -> asio::awaitable<void> {
+        priority_queue q(x.direct, x.prefix + "Q");
+        co_await q.push("item", 2);
+      },
+      [](ctx& x) -> asio::awaitable<void> {
+        priority_queue q(x.direct, x.prefix + "Q");
+        if (auto v = co_await q.try_pop()) x.notes.push_back("other:" + *v);
+      },
+      [](ctx& x) -> asio::awaitable<ended> {
+        priority_queue q(x.c, x.prefix + "Q");
+        auto body = [&]() -> asio::awaitable<void> {
+          if (auto v = co_await q.try_pop()) x.notes.push_back("mine:" + *v);
+        };
+        co_return co_await outcome(body());
       },
       [](ctx& x, ended how) -> asio::awaitable<void> {
         auto left = co_await items_with(x.direct, x.prefix + "Q/items/", "item");
@@ -289,6 +337,42 @@ std::vector<row> registry_rows() {
         co_return how;
       },
       no_key_left));
+  // A health update of another process's instance while that process rewrites its record: the
+  // update is applied at most once and never undoes the other's newer record.
+  rows.push_back(make_row(
+      "registry-health",
+      [](ctx& x) -> asio::awaitable<void> {
+        registry_options o;
+        o.prefix = x.prefix + "svc/";
+        service_registry d(x.direct, o);
+        service_info i;
+        i.name = "api";
+        i.instance_id = "i1";
+        i.address = "127.0.0.1:80";
+        co_await d.register_service(i, 10s);
+        // The record as the registry writes it, kept without a lease once the registry closes.
+        auto record = co_await x.direct.get(o.prefix + "api/i1");
+        BOOST_TEST_REQUIRE(record.has_value());
+        co_await d.close();
+        co_await x.direct.put(o.prefix + "api/i1", record->value);
+      },
+      {},
+      [](ctx& x) -> asio::awaitable<ended> {
+        registry_options o;
+        o.prefix = x.prefix + "svc/";
+        service_registry reg(x.c, o);
+        auto how = co_await outcome(reg.update_health("api", "i1", health_status::maintenance),
+                                    error::not_found);
+        co_await quietly(reg.close());
+        co_return how;
+      },
+      [](ctx& x, ended how) -> asio::awaitable<void> {
+        auto kv = co_await x.direct.get(x.prefix + "svc/api/i1");
+        BOOST_TEST_REQUIRE(kv.has_value(), "the record is gone");
+        bool maintenance = kv->value.find("maintenance") != std::string::npos;
+        if (how == ended::ok) BOOST_TEST(maintenance);
+        if (how == ended::refused) BOOST_TEST(!maintenance);
+      }));
   return rows;
 }
 
