@@ -5,7 +5,8 @@
 /// Layout (prefix "/coordination/config/" by default; keys given to the API are relative to it):
 /// \code{.unparsed}
 ///   <prefix><key>          the plain value, as set: `etcdctl get /coordination/config/app/x`
-///   <meta prefix><key>     JSON: create/update times (ms since the epoch) and the metadata map
+///   <meta prefix><key>     JSON: create/update times (ms since the epoch), the metadata map and
+///                          the last write's id; after a remove, a tombstone {"deleted": true}
 ///   <history prefix><key>  JSON array of the latest max_version_history versions, newest first
 /// \endcode
 /// The meta and history prefixes default to the prefix with ".meta/" / ".history/" in place of
@@ -17,9 +18,16 @@
 /// older versions and a delete marker between them). A write made around this API (etcdctl put)
 /// changes the value and its version but not the meta or history keys.
 ///
-/// Thread-safety: like the client, on the client's executor only. Every call completes within
-/// the client's request_timeout and is cancelled by Asio terminal cancellation; a cancelled set()
-/// may or may not have been applied (like any write, see error::outcome_unknown).
+/// The meta key is the guard of every write: each set() and remove() compares its mod revision
+/// and rewrites it with the write's id, and a remove leaves it as a tombstone (about 60 bytes per
+/// removed key, read again by list()), so that a copy of an old write that a paused member
+/// applies late cannot land after a newer one, and a write whose answer was lost can be told
+/// applied or not (docs/reliability.md).
+///
+/// Thread-safety: like the client, on the client's executor only. Every request of a call is
+/// bounded by the client's request_timeout (a set() or remove() makes several: see each), and a
+/// call is cancelled by Asio terminal cancellation; a cancelled set() may or may not have been
+/// applied (like any write, see error::outcome_unknown).
 ///
 /// \code
 /// config_center cfg(etcd);                          // keys under /coordination/config/
@@ -264,15 +272,19 @@ class config_center {
   /// Reads the key's value, meta and history, then writes all three in one transaction that
   /// compares the value key's mod revision; when another writer got in between, it reads and
   /// tries again (up to 64 times, and only while `options.expected_version` still holds). Each
-  /// request is bounded by the request timeout, the whole call by those attempts. A transaction
-  /// resent after its answer was lost finds its own write (an id in the meta key) and returns it
-  /// instead of conflict. `value` may be any bytes (the history stores non-UTF-8 values base64).
+  /// request is bounded by the request timeout, the whole call by those attempts. When a
+  /// transaction's answer is lost, the set tells whether it was applied (its id in the meta key;
+  /// or, when others wrote since, whether the meta's first change after its read was its own,
+  /// by a watch from that revision) and returns its write, or goes on as after a lost race; it
+  /// sends the same transaction again (at most once applied in all) up to 4 times.
+  /// `value` may be any bytes (the history stores non-UTF-8 values base64).
   /// \par Errors
   /// invalid_argument for an empty key, a negative expected version, a value the validator
   /// rejects (its message), or metadata that is not UTF-8; conflict when
   /// `options.expected_version` does not match (nothing written) or after 64 lost races;
-  /// outcome_unknown (or timeout) when a transaction may have reached etcd but no answer came;
-  /// and the transport errors of every request (unavailable, timeout, ...).
+  /// outcome_unknown when a transaction may have been applied and that cannot be told (4 lost
+  /// answers in a row, etcd unreachable meanwhile, or the history needed compacted); and the
+  /// transport errors of requests before any transaction was sent (unavailable, timeout, ...).
   /// \par Cancellation
   /// Asio terminal cancellation throws error::cancelled. Cancelled after its transaction was
   /// sent, the set may or may not have been applied (like any write, see
@@ -329,17 +341,19 @@ class config_center {
     return set(std::move(key), std::move(text), expected_version);
   }
 
-  /// Removes the value and its meta key; the history keeps a delete marker. Throws not_found
-  /// when there is no value, conflict when expected_version is given and does not match.
+  /// Removes the value (its meta key stays as a tombstone); the history keeps a delete marker.
+  /// Throws not_found when there is no value, conflict when expected_version is given and does
+  /// not match.
   ///
-  /// Like set(): a read, then one compare-and-delete transaction on the value key's mod
-  /// revision, read and tried again (up to 64 times) when another writer got in between. A
-  /// resend that finds the key gone returns (removed, by this call or a concurrent one).
+  /// Like set(): a read, then one compare-and-delete transaction on the value's and the meta
+  /// key's mod revisions, read and tried again (up to 64 times) when another writer got in
+  /// between; a lost answer is resolved as set() does. A concurrent remove that got there first
+  /// makes this one end not_found (it removed nothing).
   /// \par Errors
   /// not_found when there is no value; conflict when `expected_version` does not match (nothing
-  /// removed) or after 64 lost races; invalid_argument for an empty key; outcome_unknown (or
-  /// timeout) when the transaction may have reached etcd but no answer came; and the transport
-  /// errors of every request (unavailable, timeout, ...).
+  /// removed) or after 64 lost races; invalid_argument for an empty key; outcome_unknown when
+  /// the transaction may have been applied and that cannot be told (as set()); and the
+  /// transport errors of requests before any transaction was sent (unavailable, timeout, ...).
   /// \par Cancellation
   /// Asio terminal cancellation throws error::cancelled. Cancelled after its transaction was
   /// sent, the remove may or may not have been applied.

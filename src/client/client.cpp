@@ -127,12 +127,12 @@ asio::awaitable<watch_stream> client::watch_prefix(std::string prefix, watch_opt
 }
 
 asio::awaitable<delete_result> detail::delete_own_key(client_impl& impl, std::string key,
-                                                      std::int64_t create_revision) {
+                                                      std::optional<compare> guard) {
   auto self = impl.shared_from_this();
   check_key(key);
-  if (create_revision > 0) {
+  if (guard) {
     txn_request t;
-    t.compares.push_back(compare::create_revision(key, compare_result::equal, create_revision));
+    t.compares.push_back(std::move(*guard));
     t.success.push_back(delete_op{key, delete_options()});
     auto body = co_await self->transport.call("/v3/kv/txn", encode_txn(t), call_kind::idempotent);
     auto r = decode_txn(body);

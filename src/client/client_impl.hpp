@@ -45,11 +45,12 @@ struct client_impl : std::enable_shared_from_this<client_impl> {
 };
 
 // Deletes `key`, a key only this caller creates (a lock key named after its own lease): resent
-// after any failure, since deleting it twice has the effect of once. With `create_revision`, only
-// the key created then (a txn comparing it): a late copy of this delete, applied after a paused
-// member resumes, cannot delete the same name's next incarnation (the same session's next lock).
+// after any failure, since deleting it twice has the effect of once. With a `guard` (the key's
+// create revision, or its lease), only while it holds (a txn): a late copy of this delete,
+// applied after a paused member resumes, cannot delete the name's next incarnation (the same
+// session's next lock, a re-registration of the same instance id).
 boost::asio::awaitable<delete_result> delete_own_key(client_impl& impl, std::string key,
-                                                     std::int64_t create_revision = 0);
+                                                     std::optional<compare> guard = std::nullopt);
 
 // Throws invalid_argument naming `field` when `key` is empty.
 void check_key(std::string_view key, const char* field = "key");

@@ -110,8 +110,8 @@ inline client_config faulty_config(const std::string& url) {
   return cfg;
 }
 
-inline constexpr std::array kinds{fault::lost_answer, fault::reset_before, fault::late_drop,
-                                  fault::late_apply};
+inline constexpr std::array kinds{fault::lost_answer, fault::reset_before, fault::late_answer,
+                                  fault::late_drop, fault::late_apply};
 
 // One run of `r` with its k-th request faulted by `kind` (k == 0: no fault). Returns the number
 // of requests the operation sent.
@@ -125,12 +125,23 @@ inline asio::awaitable<std::size_t> run_once(asio::io_context& io, const row& r,
   if (r.setup) co_await r.setup(x);
   std::size_t before = 0;
   for (auto& q : proxy.requests()) before += q.path.starts_with("/v3/watch") ? 0 : 1;
+  int others_running = 0;  // (the other's write runs in the proxy's coroutine: waited for below)
   if (k > 0) {
     fault_rule rule;
     rule.kind = kind;
     rule.index = k;
-    rule.delay = 600ms;  // (past attempt_timeout)
-    if (r.other) rule.on_hit = [&r, &x]() { return r.other(x); };
+    // Late answers past attempt_timeout; a late apply held until release_held() below, after
+    // the operation (and before_release) are done.
+    rule.delay = kind == fault::late_apply ? 0ms : 600ms;
+    if (r.other)
+      rule.on_hit = [&r, &x, &others_running]() -> asio::awaitable<void> {
+        ++others_running;
+        struct done {
+          int& n;
+          ~done() { --n; }
+        } at_exit{others_running};
+        co_await r.other(x);
+      };
     proxy.add_rule(rule);
   }
   auto started = std::chrono::steady_clock::now();
@@ -140,6 +151,8 @@ inline asio::awaitable<std::size_t> run_once(asio::io_context& io, const row& r,
              r.name << ": request " << k << ", " << to_string(kind) << " took too long");
   std::size_t after = 0;
   for (auto& q : proxy.requests()) after += q.path.starts_with("/v3/watch") ? 0 : 1;
+  co_await eventually([&] { return others_running == 0; }, 10s, "the other client's write");
+  if (kind == fault::late_apply) BOOST_TEST(proxy.held() <= 1u);
   if (r.before_release) co_await r.before_release(x);
   co_await proxy.release_held();
   BOOST_TEST_CONTEXT(r.name << ": request " << k << " of the run, " << to_string(kind) << ", ended "

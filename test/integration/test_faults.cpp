@@ -30,6 +30,37 @@ config_center_options cfg_under(const ctx& x) {
   return o;
 }
 
+// A remove (of `expected` or unconditional) while another client creates the key again after
+// it: one delete marker after success, none after a refusal; the other's create never undone.
+row remove_row(std::string name, std::optional<std::int64_t> expected) {
+  return make_row(
+      std::move(name),
+      [](ctx& x) -> asio::awaitable<void> {
+        config_center d(x.direct, cfg_under(x));
+        co_await d.set("k", "first", 0);
+      },
+      [](ctx& x) -> asio::awaitable<void> {
+        config_center d(x.direct, cfg_under(x));
+        try {
+          co_await d.set("k", "theirs", 0);
+        } catch (const coordination_error& e) {
+          if (e.code() != error::conflict) throw;  // (ours not applied yet)
+        }
+      },
+      [expected](ctx& x) -> asio::awaitable<ended> {
+        config_center cc(x.c, cfg_under(x));
+        co_return co_await outcome(cc.remove("k", expected), error::conflict, error::not_found);
+      },
+      [](ctx& x, ended how) -> asio::awaitable<void> {
+        config_center d(x.direct, cfg_under(x));
+        int removes = 0;
+        for (auto& e : co_await d.history("k")) removes += e.deleted ? 1 : 0;
+        check_applied(how, removes);
+        if (co_await times_written(d, "k", "theirs") == 1)
+          BOOST_TEST((co_await d.get("k")).value == "theirs");
+      });
+}
+
 std::vector<row> config_rows() {
   std::vector<row> rows;
   // A compare-and-set on version 1 while another client sets the key unconditionally.
@@ -72,34 +103,10 @@ std::vector<row> config_rows() {
         config_center d(x.direct, cfg_under(x));
         check_applied(how, co_await times_written(d, "k", "mine"));
       }));
-  // A remove of version 1 while another client creates the key again after it.
-  rows.push_back(make_row(
-      "config-remove",
-      [](ctx& x) -> asio::awaitable<void> {
-        config_center d(x.direct, cfg_under(x));
-        co_await d.set("k", "first", 0);
-      },
-      [](ctx& x) -> asio::awaitable<void> {
-        config_center d(x.direct, cfg_under(x));
-        try {
-          co_await d.set("k", "theirs", 0);
-        } catch (const coordination_error& e) {
-          if (e.code() != error::conflict) throw;  // (ours not applied yet)
-        }
-      },
-      [](ctx& x) -> asio::awaitable<ended> {
-        config_center cc(x.c, cfg_under(x));
-        co_return co_await outcome(cc.remove("k", 1), error::conflict, error::not_found);
-      },
-      [](ctx& x, ended how) -> asio::awaitable<void> {
-        config_center d(x.direct, cfg_under(x));
-        int removes = 0;
-        for (auto& e : co_await d.history("k")) removes += e.deleted ? 1 : 0;
-        // Never undoes the other's create: only "first" may have been removed.
-        check_applied(how, removes);
-        if (co_await times_written(d, "k", "theirs") == 1)
-          BOOST_TEST((co_await d.get("k")).value == "theirs");
-      }));
+  // A remove of version 1, and an unconditional one, while another client creates the key
+  // again after it.
+  rows.push_back(remove_row("config-remove", 1));
+  rows.push_back(remove_row("config-remove-any", std::nullopt));
   // An unconditional set while another client sets the key too: ours written exactly once.
   rows.push_back(make_row(
       "config-set",
@@ -264,19 +271,30 @@ BOOST_AUTO_TEST_CASE(a_failed_barrier_entry_removes_its_key_once_etcd_answers_ag
     double_barrier b(s, name, 2);
     range_options all;
     all.prefix = true;
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-          co_await eventually(
-              [&]() -> asio::awaitable<bool> {
-                co_return !(co_await direct.range(name + "/waiters/", all)).kvs.empty();
-              },
-              5s, "the waiter key");
-          proxy.cut();  // (the entry is cancelled next: its removal meets a cut)
+    asio::cancellation_signal cancel;
+    asio::steady_timer done(io, asio::steady_timer::time_point::max());
+    bool finished = false;
+    std::exception_ptr ended;
+    asio::co_spawn(io, b.enter(),
+                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) {
+                     ended = e;
+                     finished = true;
+                     done.cancel();
+                   }));
+    co_await eventually(
+        [&]() -> asio::awaitable<bool> {
+          co_return !(co_await direct.range(name + "/waiters/", all)).kvs.empty();
         },
-        asio::detached);
-    auto how = co_await cancelled_after(b.enter(), 600ms);
-    BOOST_TEST(how == "cancelled");
+        10s, "the waiter key");
+    proxy.cut();  // (the entry is cancelled now: its removal meets the cut)
+    cancel.emit(asio::cancellation_type::terminal);
+    if (!finished) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+    BOOST_REQUIRE(ended);  // (cancelled, or unavailable when the cut came first)
+    try {
+      std::rethrow_exception(ended);
+    } catch (const coordination_error& e) {
+      BOOST_TEST_MESSAGE("the entry ended: " << e.what());
+    }
     BOOST_TEST((co_await direct.range(name + "/waiters/", all)).kvs.size() == 1u);
     co_await sleep_for(3s);  // (the removal fails meanwhile: 5 attempts within ~1 s)
     proxy.restore();

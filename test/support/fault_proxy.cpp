@@ -203,7 +203,8 @@ struct fault_proxy::state {
   std::vector<std::string> held;         // late_apply with delay 0: until release_held()
   std::size_t delayed = 0;               // late_apply with a delay, not yet answered
   std::list<std::weak_ptr<link>> links;  // for cut()
-  std::list<std::weak_ptr<asio::steady_timer>> timers;  // delays and waiters, for the destructor
+  std::list<std::weak_ptr<asio::steady_timer>> timers;   // every delay, for the destructor
+  std::list<std::weak_ptr<asio::steady_timer>> waiters;  // wait_late_applies()
 
   struct hit {
     fault kind = fault::none;
@@ -239,7 +240,7 @@ struct fault_proxy::state {
   }
 
   void wake_waiters() {
-    for (auto& w : timers)
+    for (auto& w : waiters)
       if (auto t = w.lock()) t->cancel();
   }
 };
@@ -445,6 +446,8 @@ asio::awaitable<void> fault_proxy::wait_late_applies() {
   auto s = state_;
   while (s->delayed > 0 && !s->closed) {
     auto t = s->timer();
+    s->waiters.remove_if([](auto& w) { return w.expired(); });
+    s->waiters.push_back(t);
     t->expires_at(asio::steady_timer::time_point::max());
     co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
   }

@@ -120,10 +120,17 @@ asio::awaitable<void> enter_barrier(std::shared_ptr<double_barrier_state> d) {
         over = true;
         break;
       case enter_step::complete: {
-        txn_request ready;  // (putting the empty ready key twice is putting it once)
+        // Putting the empty ready key twice is putting it once; only while our waiter key is
+        // there, so that a late copy cannot mark a later round ready after we left.
+        txn_request ready;
+        ready.compares.push_back(compare::version(d->mine, compare_result::greater, 0));
         ready.success.push_back(put_op{barrier_ready_key(d->name), "", put_options{}});
         ready.idempotent = true;
-        co_await c.txn(std::move(ready));
+        auto r = co_await c.txn(std::move(ready));
+        if (!r.succeeded)
+          throw coordination_error(error::session_expired,
+                                   "double barrier " + d->name + ": our key " + d->mine +
+                                       " is gone (its session's lease ended)");
         break;
       }
       case enter_step::wait:
@@ -145,23 +152,24 @@ asio::awaitable<void> enter_barrier(std::shared_ptr<double_barrier_state> d) {
   d->entered = false;
   d->s->impl->tasks.spawn(
       "removing double barrier key " + d->mine,
-      [](std::shared_ptr<double_barrier_state> d) -> asio::awaitable<void> {
+      // (the key by value: a new enter() gives d->mine a new key meanwhile)
+      [](std::shared_ptr<session_state> s, std::string key) -> asio::awaitable<void> {
         auto pause = std::chrono::milliseconds(100);
         for (;;) {
           try {
-            co_await delete_own_key(*d->s->impl, d->mine);  // (a random key: ours alone)
+            co_await delete_own_key(*s->impl, key);  // (a random key: ours alone)
             co_return;
           } catch (const std::exception& e) {
-            if (d->s->is_lost || d->s->stopped) co_return;  // (the lease takes the key)
-            d->s->impl->log->warn("coordination: removing double barrier key {} failed: {}",
-                                  d->mine, e.what());
+            if (s->is_lost || s->stopped) co_return;  // (the lease takes the key)
+            s->impl->log->warn("coordination: removing double barrier key {} failed: {}", key,
+                               e.what());
           }
           asio::steady_timer t(co_await asio::this_coro::executor, pause);
           auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
           if (ec) co_return;
           pause = std::min(pause * 2, std::chrono::milliseconds(2000));
         }
-      }(d));
+      }(d->s, d->mine));
   if (failed) std::rethrow_exception(failed);
   throw too_many();
 }

@@ -240,6 +240,14 @@ asio::awaitable<config_value> config_center::set(std::string key, std::string va
     const std::string write_id = new_write_id();
     for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
       auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
+      if (attempt > 0 && s.value && s.meta.value("write_id", std::string()) == write_id) {
+        // A copy of ours that an earlier attempt saw refused was applied after all (possible
+        // only when the value key is deleted around the config center): ours is the newest.
+        config_value v = to_value(key, *s.value, s.meta);
+        span.attr("version", std::to_string(v.version));
+        span.ok();
+        co_return v;
+      }
       std::int64_t current = s.value ? s.value->version : 0;
       if (options.expected_version && *options.expected_version != current)
         throw coordination_error(error::conflict, "config " + key + ": expected version " +
@@ -298,6 +306,10 @@ asio::awaitable<void> config_center::remove(std::string key,
     const std::string write_id = new_write_id();
     for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
       auto s = co_await read_snapshot(client_, options_, key, options_.versioning);
+      if (attempt > 0 && !s.value && s.meta.value("write_id", std::string()) == write_id) {
+        span.ok();  // (as in set(): a copy of ours seen refused was applied after all)
+        co_return;
+      }
       if (!s.value) throw coordination_error(error::not_found, "config " + key + ": no value");
       if (expected_version && *expected_version != s.value->version)
         throw coordination_error(error::conflict, "config " + key + ": expected version " +

@@ -175,7 +175,8 @@ asio::awaitable<void> lock_handle::release() {
     // Guarded by the key's create revision (the fencing token): resent after any failure, and
     // a copy that a paused member applies late cannot delete this session's next lock of the
     // name (the same key, created again).
-    co_await detail::delete_own_key(*h->session->impl, h->key, h->token);
+    std::optional<compare> ours = compare::create_revision(h->key, compare_result::equal, h->token);
+    co_await detail::delete_own_key(*h->session->impl, h->key, ours);
   } catch (...) {
     failure = std::current_exception();
   }

@@ -179,8 +179,11 @@ asio::awaitable<void> service_registry::deregister(std::string name, std::string
     if (!now && !own)
       throw coordination_error(error::not_found,
                                "service " + name + " has no instance " + instance_id);
-    if (now)
-      co_await detail::delete_own_key(detail::impl_of(self->owner), key, now->create_revision);
+    if (now) {
+      std::optional<compare> that =
+          compare::create_revision(key, compare_result::equal, now->create_revision);
+      co_await detail::delete_own_key(detail::impl_of(self->owner), key, that);
+    }
   } catch (...) {
     span.fail(std::current_exception());
     throw;
@@ -318,7 +321,12 @@ asio::awaitable<void> service_registry::close() {
   self->shutdown();
   for (auto& [key, reg] : regs) {
     try {
-      co_await detail::delete_own_key(detail::impl_of(self->owner), key);  // our own registration
+      // Our own registration, on our lease: a late copy cannot delete a re-registration of the
+      // same id by another process (another lease).
+      std::optional<compare> ours;
+      if (auto slot = self->leases.find(reg->ttl); slot != self->leases.end() && slot->second.s)
+        ours = compare::lease(key, compare_result::equal, slot->second.s->lease());
+      co_await detail::delete_own_key(detail::impl_of(self->owner), key, ours);
     } catch (const std::exception& e) {
       detail::rethrow_if_cancelled(e);
       self->log().info("coordination: deregistering {} failed: {}", key, e.what());
