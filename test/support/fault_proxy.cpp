@@ -33,6 +33,8 @@ const char* to_string(fault f) {
       return "late_drop";
     case fault::late_apply:
       return "late_apply";
+    case fault::canned:
+      return "canned";
   }
   return "?";
 }
@@ -210,6 +212,7 @@ struct fault_proxy::state {
     fault kind = fault::none;
     std::chrono::milliseconds delay{0};
     std::function<asio::awaitable<void>()> on_hit;
+    std::string answer;
   };
 
   hit decide(const request_bytes& r) {
@@ -227,7 +230,7 @@ struct fault_proxy::state {
               std::uniform_real_distribution<double>(0.0, 1.0)(rng) < rule.probability;
       if (!hit) continue;
       ++rs.hits;
-      return {rule.kind, rule.delay, rule.on_hit};
+      return {rule.kind, rule.delay, rule.on_hit, rule.answer};
     }
     return {};
   }
@@ -293,7 +296,8 @@ asio::awaitable<void> stream(state_ptr s, std::shared_ptr<link> l, request_bytes
                              fault_proxy::state::hit h, std::string upstream_buf,
                              std::string client_buf) {
   const fault f = h.kind;
-  if (f == fault::reset_before || f == fault::late_apply) co_return l->reset_both();
+  if (f == fault::reset_before || f == fault::late_apply || f == fault::canned)
+    co_return l->reset_both();
   co_await write_all(l->b, r.raw);
   if (!client_buf.empty()) co_await write_all(l->b, client_buf);
   if (f == fault::lost_answer || f == fault::late_drop || f == fault::late_answer) {
@@ -324,7 +328,8 @@ asio::awaitable<void> serve(state_ptr s, std::shared_ptr<link> l) {
       const fault f = h.kind;
       s->log.push_back({r->method, r->path, f});
       if (f != fault::none) ++s->faults;
-      if (!l->b.is_open() && f != fault::reset_before && f != fault::late_apply) {
+      if (!l->b.is_open() && f != fault::reset_before && f != fault::late_apply &&
+          f != fault::canned) {
         auto [ec] = co_await l->b.async_connect(s->target, asio::as_tuple(asio::use_awaitable));
         if (ec) break;
       }
@@ -334,6 +339,10 @@ asio::awaitable<void> serve(state_ptr s, std::shared_ptr<link> l) {
         co_return;
       }
       if (f == fault::reset_before) break;
+      if (f == fault::canned) {
+        co_await write_all(l->a, h.answer);
+        continue;
+      }
       if (f == fault::late_apply) {
         auto delay = h.delay;
         if (delay.count() == 0) {

@@ -15,7 +15,9 @@
 // - late_drop:     the answer is held for `delay`, then the connection is reset;
 // - late_apply:    the client's connection is reset at once and the request is kept; it reaches
 //                  etcd (on a connection of its own, its answer thrown away) `delay` later, or,
-//                  when `delay` is 0, at `release_held()`: what a paused member does on SIGCONT.
+//                  when `delay` is 0, at `release_held()`: what a paused member does on SIGCONT;
+// - canned:        the request is not forwarded; the client gets `answer` (an etcd answer that
+//                  takes a state hard to set up on purpose, e.g. a member behind a revision).
 // cut() resets every connection and turns new ones away until restore() (a partition of the
 // clients behind it).
 //
@@ -38,7 +40,7 @@
 
 namespace coordination::test {
 
-enum class fault { none, lost_answer, reset_before, late_answer, late_drop, late_apply };
+enum class fault { none, lost_answer, reset_before, late_answer, late_drop, late_apply, canned };
 
 const char* to_string(fault f);
 
@@ -50,6 +52,7 @@ struct fault_rule {
   double probability = 1.0;          // else each match is hit with this chance
   std::size_t times = std::numeric_limits<std::size_t>::max();  // hits at most
   std::chrono::milliseconds delay{0};                           // late_*: see above
+  std::string answer;                                           // canned: the whole HTTP answer
   // Awaited when the rule hits, after etcd answered (lost_answer, late_*) or before anything
   // was forwarded (reset_before, late_apply), before the client sees anything: e.g. another
   // client writes the same keys between an applied request and the client's resend.
