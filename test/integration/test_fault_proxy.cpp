@@ -147,6 +147,11 @@ BOOST_AUTO_TEST_CASE(each_fault_does_what_it_says_to_a_real_etcd) {
         BOOST_TEST((co_await direct.get(p + "every-answer-lost")).has_value());
         proxy.clear_rules();
 
+        // A cut fault at a request: every connection reset (a read is resent).
+        proxy.add_rule(rule_of(fault::cut, "/v3/kv/range", 1));
+        BOOST_TEST((co_await c.get(p + "lost")).has_value());
+        BOOST_TEST((proxy.requests().back().applied == fault::none));
+
         // cut: everything turned away until restore.
         proxy.cut();
         co_await expect_failure(c.get(p + "lost"), error::unavailable);

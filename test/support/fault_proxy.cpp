@@ -33,6 +33,8 @@ const char* to_string(fault f) {
       return "late_drop";
     case fault::late_apply:
       return "late_apply";
+    case fault::cut:
+      return "cut";
     case fault::canned:
       return "canned";
   }
@@ -242,11 +244,27 @@ struct fault_proxy::state {
     return t;
   }
 
+  // Resets every connection; turns new ones away for `d` (0: not at all).
+  void cut_all(std::chrono::milliseconds d);
+
   void wake_waiters() {
     for (auto& w : waiters)
       if (auto t = w.lock()) t->cancel();
   }
 };
+
+void fault_proxy::state::cut_all(std::chrono::milliseconds d) {
+  for (auto& w : links)
+    if (auto l = w.lock()) l->reset_both();
+  links.clear();
+  if (d.count() == 0) return;
+  cut = true;
+  auto t = timer();
+  t->expires_after(d);
+  t->async_wait([self = this, t](boost::system::error_code ec) {
+    if (!ec) self->cut = false;
+  });
+}
 
 namespace {
 
@@ -329,11 +347,16 @@ asio::awaitable<void> serve(state_ptr s, std::shared_ptr<link> l) {
       s->log.push_back({r->method, r->path, f});
       if (f != fault::none) ++s->faults;
       if (!l->b.is_open() && f != fault::reset_before && f != fault::late_apply &&
-          f != fault::canned) {
+          f != fault::canned && f != fault::cut) {
         auto [ec] = co_await l->b.async_connect(s->target, asio::as_tuple(asio::use_awaitable));
         if (ec) break;
       }
-      if (h.on_hit && (f == fault::reset_before || f == fault::late_apply)) co_await h.on_hit();
+      if (h.on_hit && (f == fault::reset_before || f == fault::late_apply || f == fault::cut))
+        co_await h.on_hit();
+      if (f == fault::cut) {
+        s->cut_all(h.delay);
+        break;
+      }
       if (r->stream) {
         co_await stream(s, l, std::move(*r), h, std::move(from_member), std::move(from_client));
         co_return;
@@ -423,10 +446,8 @@ void fault_proxy::clear_rules() {
 }
 
 void fault_proxy::cut() {
+  state_->cut_all(std::chrono::milliseconds(0));
   state_->cut = true;
-  for (auto& w : state_->links)
-    if (auto l = w.lock()) l->reset_both();
-  state_->links.clear();
 }
 
 void fault_proxy::restore() {

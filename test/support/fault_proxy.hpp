@@ -16,6 +16,9 @@
 // - late_apply:    the client's connection is reset at once and the request is kept; it reaches
 //                  etcd (on a connection of its own, its answer thrown away) `delay` later, or,
 //                  when `delay` is 0, at `release_held()`: what a paused member does on SIGCONT;
+// - cut:           every connection through the proxy is reset (this request's before it is
+//                  forwarded, watch streams and idle pooled ones too), and new ones are turned
+//                  away for `delay` (0: none);
 // - canned:        the request is not forwarded; the client gets `answer` (an etcd answer that
 //                  takes a state hard to set up on purpose, e.g. a member behind a revision).
 // cut() resets every connection and turns new ones away until restore() (a partition of the
@@ -40,7 +43,16 @@
 
 namespace coordination::test {
 
-enum class fault { none, lost_answer, reset_before, late_answer, late_drop, late_apply, canned };
+enum class fault {
+  none,
+  lost_answer,
+  reset_before,
+  late_answer,
+  late_drop,
+  late_apply,
+  cut,
+  canned
+};
 
 const char* to_string(fault f);
 
