@@ -143,6 +143,12 @@ while IFS= read -r e; do
 done <<<"$exprs"
 ((n >= 20 && bad == 0)) && pass "all $n dashboard queries are valid PromQL" ||
   fail "$bad of $n dashboard queries refused"
+# A rate needs two samples of the counter that differ: the traffic above may have come and gone
+# between two scrapes (the series then starts at 25 and stays there), so one more locked request
+# after Prometheus has seen 25, and the rate is there once it has seen 26.
+http_get "$APP_PORT" /counter/traffic >/dev/null
+v=$(wait_value 'coordination_lock_wait_seconds_count{recipe="mutex"}' 26)
+[[ $v == 26 ]] || fail "lock wait count after one more request: '$v', not 26"
 v=$(value 'sum(rate(coordination_lock_wait_seconds_count[1m])) > 0')
 [[ -n $v ]] && pass "the dashboard's lock rate has data ($v/s)" || fail "lock rate empty"
 
