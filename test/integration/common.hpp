@@ -10,6 +10,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <type_traits>
@@ -32,6 +33,14 @@ std::string unique_prefix(const std::string& name);
 
 // "http://127.0.0.1:<port>" for a loopback port nothing listens on (connections are refused).
 std::string dead_endpoint();
+
+// The whole seconds in environment variable `name` when it holds a positive number, else
+// `fallback` (COORD_CHAOS_SECONDS, COORD_SOAK_SECONDS).
+inline std::chrono::seconds env_seconds(const char* name, std::chrono::seconds fallback) {
+  if (const char* s = std::getenv(name); s && std::atoi(s) > 0)
+    return std::chrono::seconds(std::atoi(s));
+  return fallback;
+}
 
 // A pause for tests that wait on etcd's clock (lease expiry) or bound a wait.
 inline boost::asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {

@@ -92,16 +92,6 @@ inline row make_row(std::string name, step setup, step other,
   return r;
 }
 
-inline fault_rule rule_of(fault kind, std::string path, std::size_t times,
-                          std::chrono::milliseconds delay = 0ms) {
-  fault_rule r;
-  r.kind = kind;
-  r.path = std::move(path);
-  r.times = times;
-  r.delay = delay;
-  return r;
-}
-
 inline client_config faulty_config(const std::string& url) {
   auto cfg = config_for({url});
   cfg.attempt_timeout = 400ms;

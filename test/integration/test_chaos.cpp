@@ -40,12 +40,6 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-std::chrono::seconds chaos_seconds() {
-  if (const char* s = std::getenv("COORD_CHAOS_SECONDS"); s && std::atoi(s) > 0)
-    return std::chrono::seconds(std::atoi(s));
-  return 30s;
-}
-
 // Member urls starting with member `first`.
 std::vector<std::string> starting_at(etcd_cluster& cluster, int first) {
   std::vector<std::string> eps;
@@ -106,7 +100,7 @@ BOOST_AUTO_TEST_SUITE(chaos)
 BOOST_AUTO_TEST_CASE(leader_killed_during_mixed_writes_loses_no_acknowledged_write) {
   if (using_external_cluster()) return;
   etcd_cluster cluster(3);
-  const auto length = chaos_seconds();
+  const auto length = env_seconds("COORD_CHAOS_SECONDS", 30s);
   struct record {
     std::vector<std::pair<std::string, std::string>> acked_puts;
     std::vector<std::string> refused_puts;  // failed `unavailable`: must not have been applied

@@ -33,24 +33,6 @@ asio::awaitable<std::string> read_exactly(tcp::socket& s, std::size_t n) {
   co_return out;
 }
 
-fault_rule rule_of(fault kind, std::string path, std::size_t times,
-                   std::chrono::milliseconds delay = 0ms) {
-  fault_rule r;
-  r.kind = kind;
-  r.path = std::move(path);
-  r.times = times;
-  r.delay = delay;
-  return r;
-}
-
-fault_rule rule_at(fault kind, std::string path, std::size_t index) {
-  fault_rule r;
-  r.kind = kind;
-  r.path = std::move(path);
-  r.index = index;
-  return r;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(fault_proxy_suite)

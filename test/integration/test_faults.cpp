@@ -31,6 +31,35 @@ config_center_options cfg_under(const ctx& x) {
   return o;
 }
 
+// A set of "mine" (of `expected`, or unconditional) while another client sets "other": "mine"
+// once after success, never after a conflict, at most once otherwise; after a compare-and-set the
+// version also counts the writes.
+row set_row(std::string name, std::optional<std::int64_t> expected) {
+  return make_row(
+      std::move(name),
+      [](ctx& x) -> asio::awaitable<void> {
+        config_center d(x.direct, cfg_under(x));
+        co_await d.set("k", "0");
+      },
+      [](ctx& x) -> asio::awaitable<void> {
+        config_center d(x.direct, cfg_under(x));
+        co_await d.set("k", "other");
+      },
+      [expected](ctx& x) -> asio::awaitable<ended> {
+        config_center cc(x.c, cfg_under(x));
+        if (!expected) co_return co_await outcome(cc.set("k", "mine"));
+        co_return co_await outcome(cc.set("k", "mine", *expected), error::conflict);
+      },
+      [expected](ctx& x, ended how) -> asio::awaitable<void> {
+        config_center d(x.direct, cfg_under(x));
+        check_applied(how, co_await times_written(d, "k", "mine"));
+        if (expected) {
+          auto now = co_await d.get("k");
+          BOOST_TEST(now.version == (co_await d.history("k")).size());
+        }
+      });
+}
+
 // A remove (of `expected` or unconditional) while another client creates the key again after
 // it: one delete marker after success, none after a refusal; the other's create never undone.
 row remove_row(std::string name, std::optional<std::int64_t> expected) {
@@ -64,27 +93,11 @@ row remove_row(std::string name, std::optional<std::int64_t> expected) {
 
 std::vector<row> config_rows() {
   std::vector<row> rows;
-  // A compare-and-set on version 1 while another client sets the key unconditionally.
-  rows.push_back(make_row(
-      "config-cas",
-      [](ctx& x) -> asio::awaitable<void> {
-        config_center d(x.direct, cfg_under(x));
-        co_await d.set("k", "0");
-      },
-      [](ctx& x) -> asio::awaitable<void> {
-        config_center d(x.direct, cfg_under(x));
-        co_await d.set("k", "other");
-      },
-      [](ctx& x) -> asio::awaitable<ended> {
-        config_center cc(x.c, cfg_under(x));
-        co_return co_await outcome(cc.set("k", "mine", 1), error::conflict);
-      },
-      [](ctx& x, ended how) -> asio::awaitable<void> {
-        config_center d(x.direct, cfg_under(x));
-        check_applied(how, co_await times_written(d, "k", "mine"));
-        auto now = co_await d.get("k");
-        BOOST_TEST(now.version == (co_await d.history("k")).size());
-      }));
+  // A compare-and-set on version 1, and an unconditional set, while another client sets the key
+  // unconditionally: ours written exactly once.
+  rows.push_back(set_row("config-cas", 1));
+  rows.push_back(set_row("config-set", std::nullopt));
+
   // A create (expected version 0) while another client removes what it finds.
   rows.push_back(make_row(
       "config-create", {},
@@ -108,25 +121,7 @@ std::vector<row> config_rows() {
   // again after it.
   rows.push_back(remove_row("config-remove", 1));
   rows.push_back(remove_row("config-remove-any", std::nullopt));
-  // An unconditional set while another client sets the key too: ours written exactly once.
-  rows.push_back(make_row(
-      "config-set",
-      [](ctx& x) -> asio::awaitable<void> {
-        config_center d(x.direct, cfg_under(x));
-        co_await d.set("k", "0");
-      },
-      [](ctx& x) -> asio::awaitable<void> {
-        config_center d(x.direct, cfg_under(x));
-        co_await d.set("k", "other");
-      },
-      [](ctx& x) -> asio::awaitable<ended> {
-        config_center cc(x.c, cfg_under(x));
-        co_return co_await outcome(cc.set("k", "mine"));
-      },
-      [](ctx& x, ended how) -> asio::awaitable<void> {
-        config_center d(x.direct, cfg_under(x));
-        check_applied(how, co_await times_written(d, "k", "mine"));
-      }));
+
   return rows;
 }
 

@@ -160,64 +160,37 @@ asio::awaitable<int> items_with(client& c, const std::string& items, const std::
   co_return n;
 }
 
-std::vector<row> queue_rows() {
-  std::vector<row> rows;
-  rows.push_back(make_row(
-      "queue-push", {}, {},
-      [](ctx& x) -> asio::awaitable<ended> {
-        queue q(x.c, x.prefix + "Q");
-        co_return co_await outcome(q.push("mine"));
+// A push of "mine": the item once after success, at most once otherwise.
+template <class Q>
+row push_row(std::string name, std::function<asio::awaitable<std::int64_t>(Q&)> push) {
+  return make_row(
+      std::move(name), {}, {},
+      [push](ctx& x) -> asio::awaitable<ended> {
+        Q q(x.c, x.prefix + "Q");
+        co_return co_await outcome(push(q));
       },
       [](ctx& x, ended how) -> asio::awaitable<void> {
         check_applied(how, co_await items_with(x.direct, x.prefix + "Q/items/", "mine"));
-      }));
-  rows.push_back(make_row(
-      "priority-queue-push", {}, {},
-      [](ctx& x) -> asio::awaitable<ended> {
-        priority_queue q(x.c, x.prefix + "Q");
-        co_return co_await outcome(q.push("mine", 3));
-      },
-      [](ctx& x, ended how) -> asio::awaitable<void> {
-        check_applied(how, co_await items_with(x.direct, x.prefix + "Q/items/", "mine"));
-      }));
-  // A pop while another client pops the same one item: it goes to exactly one of them (or,
-  // after an unknown outcome, possibly to nobody that knows).
-  rows.push_back(make_row(
-      "queue-pop",
-      [](ctx& x) -> asio::awaitable<void> {
-        queue q(x.direct, x.prefix + "Q");
-        co_await q.push("item");
+      });
+}
+
+// A try_pop of the queue's one item (pushed by `push`) while another client pops it too: taken at
+// most once in all; after our success, taken or there exactly once (after an unknown outcome,
+// possibly by nobody that knows).
+template <class Q>
+row pop_row(std::string name, std::function<asio::awaitable<std::int64_t>(Q&)> push) {
+  return make_row(
+      std::move(name),
+      [push](ctx& x) -> asio::awaitable<void> {
+        Q q(x.direct, x.prefix + "Q");
+        co_await push(q);
       },
       [](ctx& x) -> asio::awaitable<void> {
-        queue q(x.direct, x.prefix + "Q");
+        Q q(x.direct, x.prefix + "Q");
         if (auto v = co_await q.try_pop()) x.notes.push_back("other:" + *v);
       },
       [](ctx& x) -> asio::awaitable<ended> {
-        queue q(x.c, x.prefix + "Q");
-        auto body = [&]() -> asio::awaitable<void> {
-          if (auto v = co_await q.try_pop()) x.notes.push_back("mine:" + *v);
-        };
-        auto how = co_await outcome(body());
-        co_return how;
-      },
-      [](ctx& x, ended how) -> asio::awaitable<void> {
-        auto left = co_await items_with(x.direct, x.prefix + "Q/items/", "item");
-        int taken = static_cast<int>(x.notes.size());
-        BOOST_TEST(taken + left <= 1, "the item was taken twice");
-        if (how == ended::ok) BOOST_TEST(taken + left == 1, "the item was lost");
-      }));
-  rows.push_back(make_row(
-      "priority-queue-pop",
-      [](ctx& x) -> asio::awaitable<void> {
-        priority_queue q(x.direct, x.prefix + "Q");
-        co_await q.push("item", 2);
-      },
-      [](ctx& x) -> asio::awaitable<void> {
-        priority_queue q(x.direct, x.prefix + "Q");
-        if (auto v = co_await q.try_pop()) x.notes.push_back("other:" + *v);
-      },
-      [](ctx& x) -> asio::awaitable<ended> {
-        priority_queue q(x.c, x.prefix + "Q");
+        Q q(x.c, x.prefix + "Q");
         auto body = [&]() -> asio::awaitable<void> {
           if (auto v = co_await q.try_pop()) x.notes.push_back("mine:" + *v);
         };
@@ -228,7 +201,17 @@ std::vector<row> queue_rows() {
         int taken = static_cast<int>(x.notes.size());
         BOOST_TEST(taken + left <= 1, "the item was taken twice");
         if (how == ended::ok) BOOST_TEST(taken + left == 1, "the item was lost");
-      }));
+      });
+}
+
+std::vector<row> queue_rows() {
+  std::vector<row> rows;
+  rows.push_back(push_row<queue>("queue-push", [](queue& q) { return q.push("mine"); }));
+  rows.push_back(push_row<priority_queue>("priority-queue-push",
+                                          [](priority_queue& q) { return q.push("mine", 3); }));
+  rows.push_back(pop_row<queue>("queue-pop", [](queue& q) { return q.push("item"); }));
+  rows.push_back(pop_row<priority_queue>("priority-queue-pop",
+                                         [](priority_queue& q) { return q.push("item", 2); }));
   return rows;
 }
 

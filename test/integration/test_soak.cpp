@@ -43,12 +43,6 @@ std::uint64_t soak_seed() {
   return std::random_device{}();
 }
 
-std::chrono::seconds soak_seconds() {
-  if (const char* s = std::getenv("COORD_SOAK_SECONDS"); s && std::atoi(s) > 0)
-    return std::chrono::seconds(std::atoi(s));
-  return 8s;
-}
-
 // The errors faults may cause; anything else is a finding.
 bool expected_under_faults(const coordination_error& e) {
   switch (static_cast<error>(e.code().value())) {
@@ -344,7 +338,7 @@ BOOST_AUTO_TEST_SUITE(soak_suite)
 BOOST_AUTO_TEST_CASE(every_recipe_under_random_faults) {
   if (using_external_cluster()) return;
   const auto seed = soak_seed();
-  const auto seconds = soak_seconds();
+  const auto seconds = env_seconds("COORD_SOAK_SECONDS", 8s);
   std::cerr << "soak seed: " << seed << " (COORD_SOAK_SEED=" << seed << " reproduces it), "
             << seconds.count() << " s\n";
   BOOST_TEST_MESSAGE("soak seed " << seed);

@@ -71,6 +71,26 @@ struct fault_rule {
   std::function<boost::asio::awaitable<void>()> on_hit;
 };
 
+// A rule faulting up to `times` requests under `path` (late_* and cut: with `delay`).
+inline fault_rule rule_of(fault kind, std::string path, std::size_t times,
+                          std::chrono::milliseconds delay = std::chrono::milliseconds(0)) {
+  fault_rule r;
+  r.kind = kind;
+  r.path = std::move(path);
+  r.times = times;
+  r.delay = delay;
+  return r;
+}
+
+// A rule faulting only the index-th (1-based) request under `path`.
+inline fault_rule rule_at(fault kind, std::string path, std::size_t index) {
+  fault_rule r;
+  r.kind = kind;
+  r.path = std::move(path);
+  r.index = index;
+  return r;
+}
+
 // One request as the proxy saw it.
 struct proxied_request {
   std::string method;
