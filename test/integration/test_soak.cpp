@@ -2,7 +2,8 @@
 // member behind a fault_proxy (5% of answers lost, 1% held past the attempt deadline, 1% of
 // requests applied late), while a thread pauses members and kills and restarts one, and history
 // is compacted. Afterwards independent checks read etcd: fenced lock sections never doubled, a
-// 2-permit semaphore never over its permits, one leader at a time, queue items exactly once,
+// 2-permit semaphore never over its permits, one leader at a time (each from the revisions of
+// the sections' guarded writes, read back from etcd), queue items exactly once,
 // counter and config sums exact within the unknown outcomes, the STM bank conserved and a replay
 // of the committed transfers (and some of those that ended unknown), the
 // kv_cache equal to etcd.
@@ -10,10 +11,12 @@
 // COORD_SOAK_SEED picks the seed (printed; a failing seed reproduces the same faults and
 // schedule, though not the same interleaving); COORD_SOAK_SECONDS the load's length (default
 // 8). scripts/soak.sh runs several seeds.
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -100,18 +103,37 @@ struct soak {
   }
 };
 
-// Fenced sections: a lock (limit 1) or semaphore (limit 2) held, then a guarded write before
-// the section counts. In-process count of the sections at once never over the limit; tokens of
-// a lock's guarded writes strictly increase.
+// Fenced sections: a lock (limit 1), a semaphore (limit 2) or a leadership held, and inside it
+// two guarded writes of fresh keys, fence/<name>/<worker>-<n>/a (value: the fencing token) and
+// then .../b. The checker reads them back from etcd: a section spans the revisions of its a and b
+// (a alone when b was not applied), and at no revision are more sections open than the limit;
+// a lock's or leadership's tokens increase with the sections' order.
 struct sections {
-  int inside = 0, most = 0, done = 0;
-  std::int64_t last_token = 0;
-  bool tokens_increase = true;
+  int done = 0;
 };
+
+// One section's writes, through `guarded` (lock_handle or leadership). Counts it when a applied.
+template <class Holder>
+asio::awaitable<void> fenced_section(soak& s, const std::string& fence, int w, int n,
+                                     Holder& guarded, sections& st) {
+  auto key = s.prefix + "fence/" + fence + "/" + std::to_string(w) + "-" + std::to_string(n);
+  std::vector<txn_op> enter{put_op{key + "/a", std::to_string(guarded.fencing_token()), {}}};
+  try {
+    auto r = co_await guarded.guarded_txn({}, std::move(enter));
+    if (!r.succeeded) co_return;
+    ++st.done;
+  } catch (const coordination_error& e) {
+    if (e.code() != error::outcome_unknown) throw;  // (else a may be applied: write b too)
+  }
+  co_await sleep_for(3ms);
+  std::vector<txn_op> leave{put_op{key + "/b", "", {}}};
+  co_await guarded.guarded_txn({}, std::move(leave));
+}
 
 asio::awaitable<void> section_worker(soak& s, int w, int permits, sections& st) {
   client c(s.io.get_executor(), s.config(w));
   auto name = s.prefix + (permits == 1 ? "lock" : "sem");
+  int n = 0;
   while (s.going()) {
     try {
       session_options so;
@@ -124,19 +146,7 @@ asio::awaitable<void> section_worker(soak& s, int w, int permits, sections& st) 
           h.emplace(co_await with_timeout(l.lock(name), 5s));
         else
           h.emplace(co_await with_timeout(l.acquire_semaphore(name, permits), 5s));
-        std::vector<txn_op> ops{put_op{s.prefix + "fence/" + name, std::to_string(w), {}}};
-        auto r = co_await h->guarded_txn({}, std::move(ops));
-        if (r.succeeded) {
-          ++st.inside;
-          st.most = std::max(st.most, st.inside);
-          if (permits == 1) {
-            st.tokens_increase &= h->fencing_token() > st.last_token;
-            st.last_token = h->fencing_token();
-          }
-          co_await sleep_for(3ms);
-          --st.inside;
-          ++st.done;
-        }
+        co_await fenced_section(s, permits == 1 ? "lock" : "sem", w, ++n, *h, st);
         co_await h->release();
       }
       co_await ses.close();
@@ -149,21 +159,14 @@ asio::awaitable<void> section_worker(soak& s, int w, int permits, sections& st) 
 
 asio::awaitable<void> leader_worker(soak& s, int w, sections& st) {
   client c(s.io.get_executor(), s.config(w));
+  int n = 0;
   while (s.going()) {
     try {
       auto ses = co_await session::create(c);
       elector e(ses);
       while (s.going() && !ses.lost()) {
         auto lead = co_await with_timeout(e.campaign(s.prefix + "election", std::to_string(w)), 5s);
-        std::vector<txn_op> ops{put_op{s.prefix + "fence/election", std::to_string(w), {}}};
-        auto r = co_await lead.guarded_txn({}, std::move(ops));
-        if (r.succeeded) {
-          ++st.inside;
-          st.most = std::max(st.most, st.inside);
-          co_await sleep_for(3ms);
-          --st.inside;
-          ++st.done;
-        }
+        co_await fenced_section(s, "election", w, ++n, lead, st);
         co_await lead.resign();
       }
       co_await ses.close();
@@ -172,6 +175,54 @@ asio::awaitable<void> leader_worker(soak& s, int w, sections& st) {
     }
     co_await sleep_for(20ms);  // (before a new session)
   }
+}
+
+// What etcd holds of one kind of section: how many were open at once at most, and whether the
+// tokens increased in the order the sections were entered.
+struct section_history {
+  std::size_t sections = 0;
+  int most_open = 0;
+  bool tokens_increase = true;
+};
+
+asio::awaitable<section_history> read_sections(client& c, const std::string& prefix) {
+  range_options all;
+  all.prefix = true;
+  struct span {
+    std::int64_t a = 0, b = 0, token = 0;
+  };
+  std::map<std::string, span> by_section;
+  for (auto& kv : (co_await c.range(prefix, all)).kvs) {
+    auto slash = kv.key.rfind('/');
+    auto& sp = by_section[kv.key.substr(0, slash)];
+    if (kv.key.substr(slash + 1) == "a") {
+      sp.a = kv.mod_revision;
+      sp.token = std::stoll(kv.value);
+    } else {
+      sp.b = kv.mod_revision;
+    }
+  }
+  section_history h;
+  std::vector<std::pair<std::int64_t, int>> edges;  // (revision, +1 open / -1 closed after it)
+  std::vector<span> entered;
+  for (auto& [id, sp] : by_section) {
+    if (sp.a == 0) continue;  // (b without a: the section never began)
+    ++h.sections;
+    edges.emplace_back(sp.a, +1);
+    edges.emplace_back(std::max(sp.a, sp.b), -1);
+    entered.push_back(sp);
+  }
+  // One txn per revision: an a and a b never share one, and a section's own a and b (when b
+  // is missing) share it only as its open and close, in that order.
+  std::sort(edges.begin(), edges.end(), [](auto& x, auto& y) {
+    return x.first != y.first ? x.first < y.first : x.second > y.second;
+  });
+  int open = 0;
+  for (auto& e : edges) h.most_open = std::max(h.most_open, open += e.second);
+  std::sort(entered.begin(), entered.end(), [](auto& x, auto& y) { return x.a < y.a; });
+  for (std::size_t i = 1; i < entered.size(); ++i)
+    h.tokens_increase &= entered[i].token > entered[i - 1].token;
+  co_return h;
 }
 
 struct tally {
@@ -434,12 +485,17 @@ BOOST_AUTO_TEST_CASE(every_recipe_under_random_faults) {
                    s.unexpected.size()
                        << " unexpected errors, first: "
                        << (s.unexpected.empty() ? std::string() : s.unexpected.front()));
-        BOOST_TEST(locks.most <= 1, "fenced lock sections overlapped");
-        BOOST_TEST(locks.tokens_increase, "fencing tokens went back");
-        BOOST_TEST(sems.most <= 2, "the semaphore went over its permits");
-        BOOST_TEST(leaders.most <= 1, "two leaders at once");
-        BOOST_TEST(locks.done > 0);
-        BOOST_TEST(leaders.done > 0);
+        auto lock_h = co_await read_sections(direct, s.prefix + "fence/lock/");
+        auto sem_h = co_await read_sections(direct, s.prefix + "fence/sem/");
+        auto lead_h = co_await read_sections(direct, s.prefix + "fence/election/");
+        BOOST_TEST(lock_h.most_open == 1, "fenced lock sections overlapped: " << lock_h.most_open);
+        BOOST_TEST(lock_h.tokens_increase, "fencing tokens went back");
+        BOOST_TEST(sem_h.most_open <= 2,
+                   "the semaphore went over its permits: " << sem_h.most_open);
+        BOOST_TEST(lead_h.most_open == 1, "leaderships overlapped: " << lead_h.most_open);
+        BOOST_TEST(lead_h.tokens_increase, "leadership tokens went back");
+        BOOST_TEST(lock_h.sections >= static_cast<std::size_t>(locks.done));
+        BOOST_TEST(lead_h.sections >= static_cast<std::size_t>(leaders.done));
 
         counter n(direct, s.prefix + "counter");
         auto total = co_await n.get();
@@ -494,12 +550,13 @@ BOOST_AUTO_TEST_CASE(every_recipe_under_random_faults) {
           auto mine = cache.get(kv.key);
           BOOST_TEST((mine && mine->value == kv.value), kv.key);
         }
-        std::cerr << "soak seed " << seed << ": lock sections " << locks.done
-                  << ", semaphore sections " << sems.done << ", leaderships " << leaders.done
-                  << ", counter " << total << " (" << counters.acked << " acked, "
-                  << counters.unknown << " unknown), config " << cfg_n << " (" << configs.acked
-                  << " acked, " << configs.unknown << " unknown), queue " << q.acked.size()
-                  << " acked pushes, " << q.popped.size() << " pops, bank " << bank << " ("
+        std::cerr << "soak seed " << seed << ": lock sections " << lock_h.sections
+                  << ", semaphore sections " << sem_h.sections << " (" << sem_h.most_open
+                  << " at once at most), leaderships " << lead_h.sections << ", counter " << total
+                  << " (" << counters.acked << " acked, " << counters.unknown
+                  << " unknown), config " << cfg_n << " (" << configs.acked << " acked, "
+                  << configs.unknown << " unknown), queue " << q.acked.size() << " acked pushes, "
+                  << q.popped.size() << " pops, bank " << bank << " ("
                   << bank_transfers.unknown.size() << " transfers unknown)\n";
         cache.close();
       },
