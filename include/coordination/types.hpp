@@ -243,6 +243,11 @@ struct txn_result {
   /// True when every compare held (the success branch ran).
   bool succeeded = false;
   std::vector<txn_op_result> responses;  ///< one per op of the branch that ran
+  /// An idempotent txn (txn_request::idempotent) only: an attempt before the one that answered
+  /// reached etcd and its answer was lost. That copy was applied already, or may still be applied
+  /// later (a paused member's gateway can hold it and pass it on when the member resumes): a
+  /// put-if-absent whose key is deleted after this answer can be re-created by it.
+  bool earlier_attempt_reached = false;
 };
 
 /// The answer to a compaction.

@@ -231,8 +231,11 @@ asio::awaitable<txn_result> client::txn(txn_request request) {
   check_size(self->config, bytes, "txn");
   auto kind = call_kind::read;
   if (writes) kind = request.idempotent ? call_kind::idempotent : call_kind::write;
-  auto body = co_await self->transport.call("/v3/kv/txn", detail::encode_txn(request), kind);
-  co_return detail::decode_txn(body);
+  transport::call_notes notes;
+  auto body = co_await self->transport.call("/v3/kv/txn", detail::encode_txn(request), kind, notes);
+  auto result = detail::decode_txn(body);
+  result.earlier_attempt_reached = notes.earlier_attempt_reached;
+  co_return result;
 }
 
 asio::awaitable<compact_result> client::compact(std::int64_t revision, bool physical) {

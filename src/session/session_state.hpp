@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "client/access.hpp"
 #include "client/client_impl.hpp"
@@ -67,6 +68,8 @@ struct session_state : std::enable_shared_from_this<session_state> {
   std::uint64_t next_callback = 1;
   std::map<std::uint64_t, std::function<void(std::error_code)>> callbacks;
   std::map<std::string, std::shared_ptr<name_gate>> gates;
+  // Lock keys watched for late copies of their create (recipes/lock/late_copies.cpp).
+  std::set<std::string> late_copy_sweeps;
 
   void mark_lost(const std::string& why) {
     if (is_lost || stopped) return;

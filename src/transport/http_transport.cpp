@@ -306,6 +306,12 @@ asio::awaitable<std::string> http_transport::call(std::string_view path, std::st
   co_return co_await run(std::nullopt, path, std::move(body), kind, true, deadline);
 }
 
+asio::awaitable<std::string> http_transport::call(std::string_view path, std::string body,
+                                                  call_kind kind, call_notes& notes) {
+  co_return co_await run(std::nullopt, path, std::move(body), kind, true,
+                         clock::now() + cfg_.request_timeout, &notes);
+}
+
 asio::awaitable<std::string> http_transport::call_at(std::string_view url, std::string_view path,
                                                      std::string body, call_kind kind) {
   return call_at(url, path, std::move(body), kind, clock::now() + cfg_.request_timeout);
@@ -344,13 +350,14 @@ asio::awaitable<void> http_transport::authenticate(clock::time_point deadline) {
 asio::awaitable<std::string> http_transport::run(std::optional<std::size_t> fixed,
                                                  std::string_view path, std::string body,
                                                  call_kind kind, bool authenticated,
-                                                 clock::time_point deadline) {
+                                                 clock::time_point deadline, call_notes* notes) {
   const auto started = clock::now();
   detail::span_scope span(tracer_, tracer_ ? "etcd " + std::string(path) : std::string());
   std::error_code failure;
   std::string result;
   try {
-    result = co_await attempts(fixed, path, std::move(body), kind, authenticated, deadline, span);
+    result =
+        co_await attempts(fixed, path, std::move(body), kind, authenticated, deadline, span, notes);
   } catch (const coordination_error& e) {
     failure = e.code();
     span.fail(e.code(), e.diagnostic());
@@ -385,7 +392,7 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
                                                       std::string_view path, std::string body,
                                                       call_kind kind, bool authenticated,
                                                       clock::time_point deadline,
-                                                      detail::span_scope& span) {
+                                                      detail::span_scope& span, call_notes* notes) {
   if (body.size() > cfg_.max_request_bytes)
     throw coordination_error(error::invalid_argument, "request: " + std::to_string(body.size()) +
                                                           " bytes is over max_request_bytes (" +
@@ -480,7 +487,10 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
         } else {
           conn.reset();  // back to the pool
           if (auto idx = index_of(pool_ptr)) health_.answered(*idx);
-          if (res.response.status / 100 == 2) co_return std::move(res.response.body);
+          if (res.response.status / 100 == 2) {
+            if (notes) notes->earlier_attempt_reached = policy.maybe_applied();
+            co_return std::move(res.response.body);
+          }
           rep.stage = attempt_stage::answer;
           rep.error = attempt_error::gateway;
           rep.gateway = detail::map_gateway_error(res.response.status, res.response.body);

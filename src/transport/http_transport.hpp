@@ -24,6 +24,14 @@
 
 namespace coordination::transport {
 
+// What a successful call's answer does not show.
+struct call_notes {
+  // An idempotent write: an attempt before the one that answered reached etcd and its answer was
+  // lost. That copy was applied already or may still be applied later (a paused member's gateway
+  // holding it): a put-if-absent whose key goes after this answer can come back.
+  bool earlier_attempt_reached = false;
+};
+
 struct transport_stats {
   std::uint64_t requests = 0;  // attempts sent
   std::uint64_t retries = 0;
@@ -47,6 +55,9 @@ class http_transport {
   // Same with a deadline of the caller's instead of request_timeout.
   boost::asio::awaitable<std::string> call(std::string_view path, std::string body, call_kind kind,
                                            clock::time_point deadline);
+  // Same, and says in `notes` what the caller cannot see in the answer.
+  boost::asio::awaitable<std::string> call(std::string_view path, std::string body, call_kind kind,
+                                           call_notes& notes);
   // Same, but only to the endpoint `url` (must be one of endpoints()), no failover.
   boost::asio::awaitable<std::string> call_at(std::string_view url, std::string_view path,
                                               std::string body, call_kind kind);
@@ -93,13 +104,13 @@ class http_transport {
 
   boost::asio::awaitable<std::string> run(std::optional<std::size_t> fixed, std::string_view path,
                                           std::string body, call_kind kind, bool authenticated,
-                                          clock::time_point deadline);
+                                          clock::time_point deadline, call_notes* notes = nullptr);
   // One call's attempts; run() adds the translation of Asio's cancellation.
   boost::asio::awaitable<std::string> attempts(std::optional<std::size_t> fixed,
                                                std::string_view path, std::string body,
                                                call_kind kind, bool authenticated,
-                                               clock::time_point deadline,
-                                               detail::span_scope& span);
+                                               clock::time_point deadline, detail::span_scope& span,
+                                               call_notes* notes);
   boost::asio::awaitable<void> authenticate(clock::time_point deadline);
   // What an attempt said of endpoint `index`: logged, counted, handed to health_.
   void note(std::size_t index, endpoint_mark mark);

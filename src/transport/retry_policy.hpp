@@ -85,6 +85,8 @@ class call_policy {
   verdict after(const attempt_report& r, time_point now, bool other_usable, double random);
 
   int attempts() const { return attempts_; }
+  // An idempotent write: an earlier attempt reached etcd (it may have been applied, or may be).
+  bool maybe_applied() const { return maybe_applied_; }
   call_kind kind() const { return kind_; }
 
  private:

@@ -129,6 +129,17 @@ BOOST_AUTO_TEST_CASE(each_fault_does_what_it_says_to_a_real_etcd) {
         BOOST_TEST((co_await direct.get(p + "every-answer-lost")).has_value());
         proxy.clear_rules();
 
+        // One answer lost, the resend answered: the answer says an earlier copy reached etcd
+        // (txn_result::earlier_attempt_reached); answered at once, it does not.
+        proxy.add_rule(rule_of(fault::lost_answer, "/v3/kv/txn", 1));
+        txn_request once;
+        once.idempotent = true;
+        once.success.push_back(put_op{p + "one-answer-lost", "1", put_options{}});
+        auto resent = co_await c.txn(once);
+        BOOST_TEST(resent.earlier_attempt_reached);
+        auto direct_answer = co_await c.txn(std::move(once));
+        BOOST_TEST(!direct_answer.earlier_attempt_reached);
+
         // A cut fault at a request: every connection reset (a read is resent).
         proxy.add_rule(rule_of(fault::cut, "/v3/kv/range", 1));
         BOOST_TEST((co_await c.get(p + "lost")).has_value());

@@ -232,8 +232,11 @@ BOOST_AUTO_TEST_CASE(the_attempt_budget_is_retries_plus_endpoints) {
 
 BOOST_AUTO_TEST_CASE(an_idempotent_write_that_reached_etcd_never_ends_unavailable) {
   auto p = policy(call_kind::idempotent);
+  BOOST_TEST(!p.maybe_applied());
   auto v = p.after(report(attempt_stage::receive, {attempt_error::broken}), t0, true, 0.5);
   BOOST_TEST((v.what == verdict::action::retry));
+  // (a resend that succeeds says so: txn_result::earlier_attempt_reached)
+  BOOST_TEST(p.maybe_applied());
   for (int i = 0; i < 20 && v.what == verdict::action::retry; ++i)
     v = p.after(report(attempt_stage::connect, {attempt_error::refused}), t0, true, 0.5);
   BOOST_TEST((v.what == verdict::action::fail));
@@ -246,6 +249,7 @@ BOOST_AUTO_TEST_CASE(an_idempotent_write_that_reached_etcd_never_ends_unavailabl
     if (v.what != verdict::action::retry) break;
   }
   BOOST_TEST((v.code == make_error_code(error::unavailable)));
+  BOOST_TEST(!q.maybe_applied());
 }
 
 BOOST_AUTO_TEST_CASE(backoff_is_jittered_exponential_and_capped_when_no_other_endpoint_is_usable) {

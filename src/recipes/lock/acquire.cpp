@@ -149,11 +149,25 @@ asio::awaitable<txn_result> create_to_the_end(client& c, txn_request t) {
   co_return r;
 }
 
+bool create_may_apply_later(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const coordination_error& ce) {
+    return ce.code() == error::outcome_unknown || ce.code() == error::timeout ||
+           ce.code() == error::cancelled;  // (cancelled: its answer said nothing of attempts)
+  } catch (...) {
+  }
+  return false;
+}
+
 namespace {
 
-// Creates `key` on `lease` unless it exists. Returns {its create revision, header revision}.
-asio::awaitable<std::pair<std::int64_t, std::int64_t>> create_key(client& c, const std::string& key,
-                                                                  std::int64_t lease) {
+// Creates `key` on the session's lease unless it exists (and has a copy of a create that may
+// come late swept). Returns {its create revision, header revision}.
+asio::awaitable<std::pair<std::int64_t, std::int64_t>> create_key(
+    const std::shared_ptr<session_state>& s, const std::string& key) {
+  client& c = *s->owner;
+  const auto lease = s->lease;
   txn_request t;
   t.compares.push_back(compare::create_revision(key, compare_result::equal, 0));
   put_options with_lease;
@@ -162,10 +176,14 @@ asio::awaitable<std::pair<std::int64_t, std::int64_t>> create_key(client& c, con
   t.failure.push_back(range_op{key, {}});
   t.idempotent = true;  // a resend after our create was applied reads our key: the same answer
   auto r = co_await create_to_the_end(c, std::move(t));
-  if (r.succeeded) co_return std::pair{r.header.revision, r.header.revision};
-  auto& mine = std::get<range_result>(r.responses.at(0)).kvs;
-  if (mine.empty()) throw coordination_error(error::protocol_error, "lock key vanished");
-  co_return std::pair{mine[0].create_revision, r.header.revision};
+  std::int64_t created = r.header.revision;
+  if (!r.succeeded) {
+    auto& mine = std::get<range_result>(r.responses.at(0)).kvs;
+    if (mine.empty()) throw coordination_error(error::protocol_error, "lock key vanished");
+    created = mine[0].create_revision;
+  }
+  if (r.earlier_attempt_reached) sweep_late_copies(s, "", key, created);
+  co_return std::pair{created, r.header.revision};
 }
 
 // Waits for the deletion of `key`, which existed at revision `at`, with a watch of its own from
@@ -228,7 +246,7 @@ asio::awaitable<lock_handle> acquire_shared(std::shared_ptr<session_state> s, st
   std::int64_t my_rev = 0, seen = 0;
   std::exception_ptr failure;
   try {
-    auto [rev, header] = co_await create_key(c, key, s->lease);
+    auto [rev, header] = co_await create_key(s, key);
     my_rev = rev;
     seen = header;
     bool waited = false;
@@ -268,7 +286,8 @@ asio::awaitable<lock_handle> acquire_shared(std::shared_ptr<session_state> s, st
   }
   if (failure) {
     span.fail(failure);
-    // The key goes, also when the create failed (my_rev 0): it may have been applied.
+    // The key goes, also when the create failed (my_rev 0): it may have been applied, or be.
+    if (my_rev == 0 && create_may_apply_later(failure)) sweep_late_copies(s, "", key, 0);
     abandon(s, nullptr, key, my_rev);
     std::rethrow_exception(failure);
   }
@@ -446,14 +465,16 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
       auto& mine = std::get<range_result>(r.responses.at(0)).kvs;
       if (mine.empty()) throw coordination_error(error::protocol_error, "lock key vanished");
       my_rev = mine[0].create_revision;
-      if (mine[0].value != value) {  // (an election campaigning again with another value)
-        txn_request p;
-        p.compares.push_back(compare::create_revision(key, compare_result::equal, my_rev));
-        p.success.push_back(put_op{key, value, with_lease});
-        auto pr = co_await c.txn(std::move(p));
-        if (!pr.succeeded)
-          throw coordination_error(error::lock_lost, key + ": the key went while campaigning");
-      }
+    }
+    if (r.earlier_attempt_reached) detail::sweep_late_copies(s, name, key, my_rev);
+    // (an election campaigning again with another value)
+    if (!r.succeeded && std::get<range_result>(r.responses.at(0)).kvs[0].value != value) {
+      txn_request p;
+      p.compares.push_back(compare::create_revision(key, compare_result::equal, my_rev));
+      p.success.push_back(put_op{key, value, with_lease});
+      auto pr = co_await c.txn(std::move(p));
+      if (!pr.succeeded)
+        throw coordination_error(error::lock_lost, key + ": the key went while campaigning");
     }
     auto& owner = std::get<range_result>(r.responses.at(1)).kvs;
     bool is_owner = owner.empty() || owner[0].create_revision == my_rev;
@@ -478,6 +499,9 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     // create itself failed (my_rev 0) after it may have been applied (outcome unknown, timeout):
     // the key is named after this lease, and the gate keeps this session's other coroutines
     // away from it until it is gone. (A cancellation waits for the create's answer first.)
+    // A create that may still be applied gets the late-copy sweep (before the gate is passed on).
+    if (my_rev == 0 && detail::create_may_apply_later(failure))
+      detail::sweep_late_copies(s, name, key, 0);
     detail::abandon(s, gate, key, my_rev);
     std::rethrow_exception(failure);
   }
