@@ -262,9 +262,11 @@ class service_registry {
   /// they are resent after a lost answer and apply at most once.
   /// \par Cancellation
   /// Asio terminal cancellation throws error::cancelled. A write cancelled after it was sent may
-  /// still be applied: the record then stays in etcd on the registry's lease until the registry
-  /// closes, but the registry does not count it as its own (not in registrations(), not
-  /// registered again after a lease loss, not removed by close() but with its lease).
+  /// still be applied, also later (a paused member passing it on): the registry does not count
+  /// it as its own (not in registrations(), not registered again after a lease loss), and its
+  /// lease's session deletes such a record (it watches the key until the registry closes, or
+  /// until this registry registers the instance again). The same holds for a copy of a
+  /// successful registration's write applied after deregister().
   /// \par Executor and lifetimes
   /// See the class. `info`, `ttl` and `options` are taken by value; `options.check` is kept for
   /// the registration's health checks.

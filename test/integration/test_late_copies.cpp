@@ -1,11 +1,12 @@
-// A late copy of a lock, semaphore or campaign key's create (issue #29): the first attempt of
-// the create is held by the proxy (a paused member's gateway) and the client's resend is
-// applied; the holder releases, and then the held copy reaches etcd and re-creates the key on
-// the holder's lease, while its session lives on. The session must delete that copy (it holds
-// the name for nobody), so another client takes the name at once. Checked from a watch of the
-// key's history: the copy's put on our lease, then its deletion.
+// A late copy of a lock, semaphore, campaign or registration key's create (issue #29): the
+// create's first attempt is held by the proxy (a paused member's gateway) and the client's resend
+// is applied; the holder lets the key go, and then the held copy reaches etcd and re-creates the
+// key on the holder's lease, while its session lives on. The session must delete that copy (it
+// holds the name for nobody), so another client takes the name at once. Checked from a watch of
+// the key's history: the copy's put on our lease, then its deletion.
 #include "coordination/election.hpp"
 #include "coordination/lock.hpp"
+#include "coordination/registry.hpp"
 #include "coordination/session.hpp"
 #include "coordination/with_timeout.hpp"
 #include "faults_table.hpp"
@@ -98,6 +99,50 @@ BOOST_AUTO_TEST_CASE(a_late_copy_of_a_semaphore_create_is_removed) {
 
 BOOST_AUTO_TEST_CASE(a_late_copy_of_a_campaign_create_is_removed) {
   late_copy_is_removed(kind::election);
+}
+
+// The same for a registration's put-if-absent, held and applied after deregister() while the
+// registry stays open: the instance must not come back.
+BOOST_AUTO_TEST_CASE(a_late_copy_of_a_registration_is_removed) {
+  if (using_external_cluster()) return;
+  run([](asio::io_context& io) -> asio::awaitable<void> {
+    auto endpoints = shared_endpoints();
+    fault_proxy proxy(io.get_executor(), endpoints.front());
+    client c(io.get_executor(), faulty_config(proxy.url()));
+    client direct(io.get_executor(), config_for(endpoints));
+    registry_options o;
+    o.prefix = unique_prefix("late-copy") + "svc/";
+    o.enable_health_check = false;
+    service_registry reg(c, o);
+    service_info i;
+    i.name = "api";
+    i.instance_id = "i1";
+    i.address = "127.0.0.1:80";
+    auto key = o.prefix + "api/i1";
+    proxy.add_rule(rule_at(fault::late_apply, "/v3/kv/txn", 1));
+    auto registered = co_await reg.register_service(i, 10s);
+    BOOST_TEST_REQUIRE(proxy.held() == 1u);
+    co_await reg.deregister("api", "i1");
+    auto gone = co_await direct.range(key, {});
+    BOOST_TEST(gone.kvs.empty());
+    watch_options wo;
+    wo.start_revision = gone.header.revision + 1;
+    auto w = co_await direct.watch(key, wo);
+    BOOST_TEST(co_await proxy.release_held() == 1u);
+    std::vector<watch_event> seen;
+    while (seen.size() < 2) {
+      auto b = co_await with_timeout(w.next(), 5s);
+      seen.insert(seen.end(), b.events.begin(), b.events.end());
+    }
+    BOOST_TEST((seen[0].type == event_type::put && seen[0].kv.lease == registered.lease),
+               "the late copy re-registered the instance on the registry's lease");
+    BOOST_TEST((seen[1].type == event_type::del), "the registry's session deleted it");
+    // Registered again by the same registry: left alone.
+    co_await reg.register_service(i, 10s);
+    BOOST_TEST((co_await direct.get(key)).has_value());
+    co_await reg.close();
+    BOOST_TEST(!(co_await direct.get(key)).has_value());
+  });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

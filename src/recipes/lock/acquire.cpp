@@ -149,15 +149,20 @@ asio::awaitable<txn_result> create_to_the_end(client& c, txn_request t) {
   co_return r;
 }
 
-bool create_may_apply_later(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const coordination_error& ce) {
-    return ce.code() == error::outcome_unknown || ce.code() == error::timeout ||
-           ce.code() == error::cancelled;  // (cancelled: its answer said nothing of attempts)
-  } catch (...) {
-  }
-  return false;
+late_copy_watch gated(const std::string& name, const std::string& key, std::int64_t after) {
+  late_copy_watch w;
+  w.key = key;
+  w.after = after;
+  w.gate_name = name;
+  return w;
+}
+
+late_copy_watch once(const std::string& key, std::int64_t after) {
+  late_copy_watch w;
+  w.key = key;
+  w.after = after;
+  w.until_one_removed = true;
+  return w;
 }
 
 namespace {
@@ -182,7 +187,7 @@ asio::awaitable<std::pair<std::int64_t, std::int64_t>> create_key(
     if (mine.empty()) throw coordination_error(error::protocol_error, "lock key vanished");
     created = mine[0].create_revision;
   }
-  if (r.earlier_attempt_reached) sweep_late_copies(s, "", key, created);
+  if (r.earlier_attempt_reached) sweep_late_copies(s, once(key, created));
   co_return std::pair{created, r.header.revision};
 }
 
@@ -287,7 +292,7 @@ asio::awaitable<lock_handle> acquire_shared(std::shared_ptr<session_state> s, st
   if (failure) {
     span.fail(failure);
     // The key goes, also when the create failed (my_rev 0): it may have been applied, or be.
-    if (my_rev == 0 && create_may_apply_later(failure)) sweep_late_copies(s, "", key, 0);
+    if (my_rev == 0 && create_may_apply_later(failure)) sweep_late_copies(s, once(key, 0));
     abandon(s, nullptr, key, my_rev);
     std::rethrow_exception(failure);
   }
@@ -466,7 +471,7 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
       if (mine.empty()) throw coordination_error(error::protocol_error, "lock key vanished");
       my_rev = mine[0].create_revision;
     }
-    if (r.earlier_attempt_reached) detail::sweep_late_copies(s, name, key, my_rev);
+    if (r.earlier_attempt_reached) detail::sweep_late_copies(s, detail::gated(name, key, my_rev));
     // (an election campaigning again with another value)
     if (!r.succeeded && std::get<range_result>(r.responses.at(0)).kvs[0].value != value) {
       txn_request p;
@@ -501,7 +506,7 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     // away from it until it is gone. (A cancellation waits for the create's answer first.)
     // A create that may still be applied gets the late-copy sweep (before the gate is passed on).
     if (my_rev == 0 && detail::create_may_apply_later(failure))
-      detail::sweep_late_copies(s, name, key, 0);
+      detail::sweep_late_copies(s, detail::gated(name, key, 0));
     detail::abandon(s, gate, key, my_rev);
     std::rethrow_exception(failure);
   }

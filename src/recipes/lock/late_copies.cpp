@@ -13,6 +13,8 @@
 // sweep is one watch on the client's shared stream; a session runs at most 64 at once.
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include "recipes/lock/late_copies.hpp"
+
 #include "recipes/lock/lock_internal.hpp"
 
 namespace coordination::detail {
@@ -26,18 +28,18 @@ constexpr std::size_t max_late_copy_sweeps = 64;
 
 struct sweep {
   std::shared_ptr<session_state> s;
-  std::string gate_name;  // mutex and campaign keys: the session's gate of that name; "": none
-  std::string key;
-  std::int64_t after;  // our own create's revision (0: unknown): later creates are copies
+  late_copy_watch w;
 
   bool ended() const { return s->is_lost || s->stopped; }
   bool is_copy(const key_value& kv) const {
-    return kv.lease == s->lease && kv.create_revision > after;
+    return kv.lease == s->lease && kv.create_revision > w.after;
   }
-  // Whether a coroutine of this session uses the name (and so may hold what is there).
+  // Whether a coroutine of this session or the key's owner uses the key (and so may hold what is
+  // there).
   bool in_use() const {
-    if (gate_name.empty()) return false;
-    auto it = s->gates.find(gate_name);
+    if (w.in_use && w.in_use()) return true;
+    if (w.gate_name.empty()) return false;
+    auto it = s->gates.find(w.gate_name);
     return it != s->gates.end() && !it->second->core.idle();
   }
 
@@ -46,38 +48,40 @@ struct sweep {
   asio::awaitable<bool> remove(const key_value& kv) {
     if (in_use()) co_return false;
     std::shared_ptr<name_gate> gate;
-    if (!gate_name.empty()) gate = co_await enter_gate(*s, gate_name);  // (idle: at once)
+    if (!w.gate_name.empty()) gate = co_await enter_gate(*s, w.gate_name);  // (idle: at once)
     struct leave {
       std::shared_ptr<name_gate> g;
       ~leave() { leave_gate(g.get()); }
     } on_exit{gate};
+    // That copy as it was created: one taken over since (adopted and rewritten, a registration
+    // written again) is not deleted.
     txn_request t;
-    t.compares.push_back(compare::create_revision(key, compare_result::equal, kv.create_revision));
-    t.success.push_back(delete_op{key, {}});
+    t.compares.push_back(
+        compare::create_revision(w.key, compare_result::equal, kv.create_revision));
+    t.compares.push_back(compare::mod_revision(w.key, compare_result::equal, kv.mod_revision));
+    t.success.push_back(delete_op{w.key, {}});
     t.idempotent = true;  // deleting that incarnation twice is deleting it once
     auto r = co_await s->owner->txn(std::move(t));
     if (r.succeeded)
       s->impl->log->info(
-          "coordination: removed a late copy of lock key {} (created at revision {} on this "
-          "session's lease after the key had gone)",
-          key, kv.create_revision);
+          "coordination: removed a late copy of {} {} (created at revision {} on this session's "
+          "lease after the w.key had gone)",
+          w.what, w.key, kv.create_revision);
     co_return true;
   }
 
-  // A key only one acquisition uses (no gate) is swept until one copy is gone: a second copy
-  // of the same create needs a second attempt that reached etcd and was held too.
-  bool done(bool removed) const { return removed && gate_name.empty(); }
+  bool done(bool removed) const { return removed && w.until_one_removed; }
 
-  // Reads the key now, removes a copy found there; returns the revision read at (0: done).
+  // Reads the w.key now, removes a copy found there; returns the revision read at (0: done).
   asio::awaitable<std::int64_t> check_now() {
-    auto r = co_await s->owner->range(key, {});
+    auto r = co_await s->owner->range(w.key, {});
     if (!r.kvs.empty() && is_copy(r.kvs[0]) && done(co_await remove(r.kvs[0]))) co_return 0;
     co_return r.header.revision;
   }
 
   asio::awaitable<void> run() {
     auto pause = std::chrono::milliseconds(200);
-    std::int64_t from = 0;  // 0: read the key first
+    std::int64_t from = 0;  // 0: read the w.key first
     while (!ended()) {
       std::string failure;
       try {
@@ -88,11 +92,11 @@ struct sweep {
         watch_options wo;
         wo.start_revision = from;
         wo.filter_delete = true;
-        auto w = co_await s->owner->watch(key, wo);
+        auto stream = co_await s->owner->watch(w.key, wo);
         for (;;) {
           if (ended()) co_return;
-          auto got =
-              co_await (w.next() || s->lost_signal.async_wait(asio::as_tuple(asio::use_awaitable)));
+          auto got = co_await (stream.next() ||
+                               s->lost_signal.async_wait(asio::as_tuple(asio::use_awaitable)));
           if (got.index() == 1) co_return;  // the session ended
           for (auto& e : std::get<0>(got).events) {
             if (is_copy(e.kv) && done(co_await remove(e.kv))) co_return;
@@ -103,10 +107,11 @@ struct sweep {
       } catch (const coordination_error& e) {
         if (e.code() == error::cancelled) co_return;  // the client closed
         if (e.code() != error::compacted) failure = e.what();
-        from = 0;  // (compacted or failed: read the key again, then watch from there)
+        from = 0;  // (compacted or failed: read the w.key again, then watch from there)
       }
       if (failure.empty()) continue;
-      s->impl->log->warn("coordination: watching lock key {} for late copies: {}", key, failure);
+      s->impl->log->warn("coordination: watching {} {} for late copies: {}", w.what, w.key,
+                         failure);
       asio::steady_timer t(s->impl->executor, pause);
       auto wait = t.async_wait(asio::as_tuple(asio::use_awaitable));
       co_await (std::move(wait) || s->lost_signal.async_wait(asio::as_tuple(asio::use_awaitable)));
@@ -117,27 +122,38 @@ struct sweep {
 
 }  // namespace
 
-void sweep_late_copies(std::shared_ptr<session_state> s, std::string gate_name, std::string key,
-                       std::int64_t after) {
-  if (s->is_lost || s->stopped || s->late_copy_sweeps.contains(key)) return;
+bool create_may_apply_later(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const coordination_error& ce) {
+    return ce.code() == error::outcome_unknown || ce.code() == error::timeout ||
+           ce.code() == error::cancelled;  // (cancelled: its answer said nothing of attempts)
+  } catch (...) {
+  }
+  return false;
+}
+
+void sweep_late_copies(std::shared_ptr<session_state> s, late_copy_watch w) {
+  if (s->is_lost || s->stopped || s->late_copy_sweeps.contains(w.key)) return;
   if (s->late_copy_sweeps.size() >= max_late_copy_sweeps) {
     s->impl->log->warn(
-        "coordination: lock key {}: its create may still be applied late, but this session "
-        "watches {} keys for that already; not watched",
-        key, s->late_copy_sweeps.size());
+        "coordination: {} {}: its create may still be applied late, but this session watches "
+        "{} keys for that already; not watched",
+        w.what, w.key, s->late_copy_sweeps.size());
     return;
   }
-  s->late_copy_sweeps.insert(key);
-  auto what = "watching lock key " + key + " for late copies of its create";
-  auto task = [](sweep sw) -> asio::awaitable<void> {
+  s->late_copy_sweeps.insert(w.key);
+  auto what = std::string("watching ") + w.what + " " + w.key + " for late copies of its create";
+  auto task = [](std::shared_ptr<session_state> s, late_copy_watch w) -> asio::awaitable<void> {
+    sweep sw{std::move(s), std::move(w)};
     struct forget {
       sweep& sw;
-      ~forget() { sw.s->late_copy_sweeps.erase(sw.key); }
+      ~forget() { sw.s->late_copy_sweeps.erase(sw.w.key); }
     } on_exit{sw};
     co_await sw.run();
   };
-  sweep sw{s, std::move(gate_name), key, after};
-  if (!s->impl->tasks.spawn(std::move(what), task(std::move(sw)))) s->late_copy_sweeps.erase(key);
+  auto key = w.key;
+  if (!s->impl->tasks.spawn(std::move(what), task(s, std::move(w)))) s->late_copy_sweeps.erase(key);
 }
 
 }  // namespace coordination::detail

@@ -12,6 +12,7 @@
 #include "coordination/lock.hpp"
 #include "coordination/session.hpp"
 #include "coordination/watch.hpp"
+#include "recipes/lock/late_copies.hpp"
 #include "session/session_state.hpp"
 
 namespace coordination::detail {
@@ -62,14 +63,10 @@ asio::awaitable<std::shared_ptr<name_gate>> enter_gate(session_state& s, const s
 void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, std::string key,
              std::int64_t token);
 
-// After a key's create whose earlier attempt reached etcd (txn_result::earlier_attempt_reached)
-// or whose outcome is unknown: deletes copies of that create applied later on the session's lease
-// (created after revision `after`, 0 when unknown), until the session ends, unless a coroutine of
-// this session holds the gate `gate_name` ("" for a key only one acquisition uses) then.
-void sweep_late_copies(std::shared_ptr<session_state> s, std::string gate_name, std::string key,
-                       std::int64_t after);
-// Whether a create that failed with `e` may still be applied (it reached etcd, or may have).
-bool create_may_apply_later(const std::exception_ptr& e);
+// The late-copy watch of a mutex or campaign key (the session's gate `name`), or of a key one
+// acquisition uses.
+late_copy_watch gated(const std::string& name, const std::string& key, std::int64_t after);
+late_copy_watch once(const std::string& key, std::int64_t after);
 
 // Runs a create txn to its end even when the caller cancels meanwhile.
 asio::awaitable<txn_result> create_to_the_end(client& c, txn_request t);

@@ -7,6 +7,7 @@
 #include "coordination/with_timeout.hpp"
 #include "detail/cancelled.hpp"
 #include "protocol/text.hpp"
+#include "recipes/lock/late_copies.hpp"
 #include "recipes/registry/record.hpp"
 
 namespace coordination::detail {
@@ -108,6 +109,24 @@ asio::awaitable<void> registry_state::recover(std::shared_ptr<registry_state> se
   self->leases[ttl].recovering = false;
 }
 
+void registry_state::watch_late_copies(const std::string& key, std::int64_t lease,
+                                       std::int64_t after) {
+  for (auto& [ttl, slot] : leases) {
+    if (!slot.s || slot.s->lease() != lease) continue;
+    late_copy_watch w;
+    w.key = key;
+    w.after = after;
+    w.what = "registration";
+    // A registration of ours there now (registered again) is left alone; so is everything once
+    // the registry is gone.
+    w.in_use = [weak = weak_from_this(), key] {
+      auto self = weak.lock();
+      return !self || self->closed || self->registrations.contains(key);
+    };
+    sweep_late_copies(access::state(*slot.s), std::move(w));
+  }
+}
+
 asio::awaitable<std::int64_t> registry_state::put_registration(const registration& reg,
                                                                std::int64_t lease, bool replace,
                                                                const std::set<std::int64_t>& ours) {
@@ -124,10 +143,24 @@ asio::awaitable<std::int64_t> registry_state::put_registration(const registratio
     // Resent after any failure: a put-if-absent whose resend after it was applied finds the
     // key on our lease and takes it over below (the same record).
     t.idempotent = true;
-    auto r = co_await owner.txn(std::move(t));
-    if (r.succeeded) co_return r.header.revision;
+    txn_result r;
+    std::exception_ptr failed;
+    try {
+      r = co_await owner.txn(std::move(t));
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    if (failed) {
+      if (create_may_apply_later(failed)) watch_late_copies(key, lease, 0);
+      std::rethrow_exception(failed);
+    }
+    if (r.succeeded) {
+      if (r.earlier_attempt_reached) watch_late_copies(key, lease, r.header.revision);
+      co_return r.header.revision;
+    }
     auto& found = std::get<range_result>(r.responses.at(0)).kvs;
     if (found.empty()) continue;  // deleted meanwhile
+    if (r.earlier_attempt_reached) watch_late_copies(key, lease, found[0].create_revision);
     auto& existing = found.front();
     if (existing.lease != lease && !replace && !ours.count(existing.lease))
       throw coordination_error(error::conflict,

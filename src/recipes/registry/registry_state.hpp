@@ -172,6 +172,9 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
   // to this lease, one of `ours`, or `replace`. Throws conflict when someone else holds it.
   asio::awaitable<std::int64_t> put_registration(const registration& reg, std::int64_t lease,
                                                  bool replace, const std::set<std::int64_t>& ours);
+  // A create of `key` on `lease` that may be applied again late: the lease's session deletes a
+  // copy made after revision `after` while this registry does not hold the key.
+  void watch_late_copies(const std::string& key, std::int64_t lease, std::int64_t after);
 
   // ---- health ------------------------------------------------------------------------------
   asio::awaitable<void> write_health(const std::string& name, const std::string& id,
