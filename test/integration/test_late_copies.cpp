@@ -50,6 +50,26 @@ asio::awaitable<void> other_takes(client& c, kind k, const std::string& name) {
   co_await s.close();
 }
 
+// `key` is gone; the proxy holds its create's first copy. Lets it through, and expects etcd's
+// history to show it re-create the key on `lease`, then its deletion (within 5 s each).
+asio::awaitable<void> copy_comes_and_goes(client& direct, fault_proxy& proxy,
+                                          const std::string& key, std::int64_t lease) {
+  auto gone = co_await direct.range(key, {});
+  BOOST_TEST(gone.kvs.empty());
+  watch_options wo;
+  wo.start_revision = gone.header.revision + 1;
+  auto w = co_await direct.watch(key, wo);
+  BOOST_TEST(co_await proxy.release_held() == 1u);
+  std::vector<watch_event> seen;
+  while (seen.size() < 2) {
+    auto b = co_await with_timeout(w.next(), 5s);
+    seen.insert(seen.end(), b.events.begin(), b.events.end());
+  }
+  BOOST_TEST((seen[0].type == event_type::put && seen[0].kv.lease == lease),
+             "the late copy re-created the key on the holder's lease");
+  BOOST_TEST((seen[1].type == event_type::del), "the holder's session deleted the late copy");
+}
+
 void late_copy_is_removed(kind k) {
   if (using_external_cluster()) return;  // (the proxy reads requests: plain HTTP only)
   run([k](asio::io_context& io) -> asio::awaitable<void> {
@@ -63,20 +83,7 @@ void late_copy_is_removed(kind k) {
     proxy.add_rule(rule_at(fault::late_apply, "/v3/kv/txn", 1));
     auto key = co_await take_and_let_go(s, k, name);
     BOOST_TEST_REQUIRE(proxy.held() == 1u);
-    auto gone = co_await direct.range(key, {});
-    BOOST_TEST(gone.kvs.empty());
-    watch_options wo;
-    wo.start_revision = gone.header.revision + 1;
-    auto w = co_await direct.watch(key, wo);
-    BOOST_TEST(co_await proxy.release_held() == 1u);
-    std::vector<watch_event> seen;
-    while (seen.size() < 2) {
-      auto b = co_await with_timeout(w.next(), 5s);
-      seen.insert(seen.end(), b.events.begin(), b.events.end());
-    }
-    BOOST_TEST((seen[0].type == event_type::put && seen[0].kv.lease == s.lease()),
-               "the late copy re-created the key on the session's lease");
-    BOOST_TEST((seen[1].type == event_type::del), "the session deleted the late copy");
+    co_await copy_comes_and_goes(direct, proxy, key, s.lease());
     co_await other_takes(direct, k, name);
     // The session still works for the same name.
     auto again = co_await take_and_let_go(s, k, name);
@@ -123,20 +130,7 @@ BOOST_AUTO_TEST_CASE(a_late_copy_of_a_registration_is_removed) {
     auto registered = co_await reg.register_service(i, 10s);
     BOOST_TEST_REQUIRE(proxy.held() == 1u);
     co_await reg.deregister("api", "i1");
-    auto gone = co_await direct.range(key, {});
-    BOOST_TEST(gone.kvs.empty());
-    watch_options wo;
-    wo.start_revision = gone.header.revision + 1;
-    auto w = co_await direct.watch(key, wo);
-    BOOST_TEST(co_await proxy.release_held() == 1u);
-    std::vector<watch_event> seen;
-    while (seen.size() < 2) {
-      auto b = co_await with_timeout(w.next(), 5s);
-      seen.insert(seen.end(), b.events.begin(), b.events.end());
-    }
-    BOOST_TEST((seen[0].type == event_type::put && seen[0].kv.lease == registered.lease),
-               "the late copy re-registered the instance on the registry's lease");
-    BOOST_TEST((seen[1].type == event_type::del), "the registry's session deleted it");
+    co_await copy_comes_and_goes(direct, proxy, key, registered.lease);
     // Registered again by the same registry: left alone.
     co_await reg.register_service(i, 10s);
     BOOST_TEST((co_await direct.get(key)).has_value());
