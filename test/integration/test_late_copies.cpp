@@ -94,7 +94,7 @@ void late_copy_is_removed(kind k) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(faults)
+BOOST_AUTO_TEST_SUITE(late_copies)
 
 BOOST_AUTO_TEST_CASE(a_late_copy_of_a_lock_create_is_removed) {
   late_copy_is_removed(kind::mutex);
