@@ -141,6 +141,13 @@ asio::awaitable<service_info> service_registry::register_service(service_info in
         ours.insert(slot.old_leases.begin(), slot.old_leases.end());
         if (slot.s) ours.insert(slot.s->lease());
       }
+    // (the registry's late-copy watches leave the key alone from here on)
+    self->registering.insert(key);
+    struct done_registering {
+      detail::registry_state& st;
+      const std::string& key;
+      ~done_registering() { st.registering.erase(st.registering.find(key)); }
+    } registering{*self, key};
     auto revision = co_await self->put_registration(*reg, info.lease, options.replace, ours);
     reg->info.revision = revision;
     if (auto old = self->registrations.find(key); old != self->registrations.end())

@@ -121,7 +121,8 @@ void registry_state::watch_late_copies(const std::string& key, std::int64_t leas
     // the registry is gone.
     w.in_use = [weak = weak_from_this(), key] {
       auto self = weak.lock();
-      return !self || self->closed || self->registrations.contains(key);
+      return !self || self->closed || self->registrations.contains(key) ||
+             self->registering.contains(key);
     };
     sweep_late_copies(access::state(*slot.s), std::move(w));
   }

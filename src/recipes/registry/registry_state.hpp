@@ -146,7 +146,10 @@ struct registry_state : std::enable_shared_from_this<registry_state> {
   std::mt19937_64 rng;
   std::map<std::chrono::seconds, lease_slot> leases;
   std::map<std::string, std::shared_ptr<registration>> registrations;  // by etcd key
-  std::map<std::string, std::shared_ptr<service_cache>> caches;        // by service name
+  // Keys whose register_service() is writing them (not yet in registrations): the late-copy
+  // watch leaves them alone.
+  std::multiset<std::string> registering;
+  std::map<std::string, std::shared_ptr<service_cache>> caches;  // by service name
   registry_stats counters;
   bool closed = false;
 
