@@ -11,6 +11,7 @@
 #include "client/client_impl.hpp"
 #include "coordination/error.hpp"
 #include "coordination/watch.hpp"
+#include "detail/backoff.hpp"
 #include "detail/random_token.hpp"
 #include "recipes/barrier/barrier_core.hpp"
 #include "session/session_state.hpp"
@@ -154,7 +155,7 @@ asio::awaitable<void> enter_barrier(std::shared_ptr<double_barrier_state> d) {
       "removing double barrier key " + d->mine,
       // (the key by value: a new enter() gives d->mine a new key meanwhile)
       [](std::shared_ptr<session_state> s, std::string key) -> asio::awaitable<void> {
-        auto pause = std::chrono::milliseconds(100);
+        backoff pause(std::chrono::milliseconds(100), std::chrono::milliseconds(2000));
         for (;;) {
           try {
             co_await delete_own_key(*s->impl, key);  // (a random key: ours alone)
@@ -164,10 +165,9 @@ asio::awaitable<void> enter_barrier(std::shared_ptr<double_barrier_state> d) {
             s->impl->log->warn("coordination: removing double barrier key {} failed: {}", key,
                                e.what());
           }
-          asio::steady_timer t(co_await asio::this_coro::executor, pause);
+          asio::steady_timer t(co_await asio::this_coro::executor, pause.next());
           auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
           if (ec) co_return;
-          pause = std::min(pause * 2, std::chrono::milliseconds(2000));
         }
       }(d->s, d->mine));
   if (failed) std::rethrow_exception(failed);

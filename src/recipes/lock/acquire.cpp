@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "client/access.hpp"
+#include "detail/backoff.hpp"
 #include "detail/cancelled.hpp"
 #include "recipes/lock/lock_internal.hpp"
 #include "recipes/lock/lock_recipe.hpp"
@@ -103,7 +104,7 @@ void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, 
       [](std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, std::string key,
          std::int64_t token) -> asio::awaitable<void> {
         pass_on on_exit{std::move(gate)};
-        auto pause = std::chrono::milliseconds(200);
+        backoff pause(std::chrono::milliseconds(200), std::chrono::milliseconds(2000));
         for (int attempt = 1;; ++attempt) {
           std::string failure;
           try {
@@ -123,9 +124,8 @@ void abandon(std::shared_ptr<session_state> s, std::shared_ptr<name_gate> gate, 
           if (on_exit.gate) on_exit.gate->removing = false;
           s->impl->log->warn("coordination: removing lock key {} failed (attempt {}): {}", key,
                              attempt, failure);
-          asio::steady_timer t(s->impl->executor, pause);
+          asio::steady_timer t(s->impl->executor, pause.next());
           co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-          pause = std::min(pause * 2, std::chrono::milliseconds(2000));
         }
       }(s, gate, key, token));
   if (!started) {

@@ -15,6 +15,7 @@
 
 #include "recipes/lock/late_copies.hpp"
 
+#include "detail/backoff.hpp"
 #include "recipes/lock/lock_internal.hpp"
 
 namespace coordination::detail {
@@ -80,7 +81,7 @@ struct sweep {
   }
 
   asio::awaitable<void> run() {
-    auto pause = std::chrono::milliseconds(200);
+    backoff pause(std::chrono::milliseconds(200), std::chrono::milliseconds(2000));
     std::int64_t from = 0;  // 0: read the w.key first
     while (!ended()) {
       std::string failure;
@@ -102,20 +103,19 @@ struct sweep {
             if (is_copy(e.kv) && done(co_await remove(e.kv))) co_return;
             from = e.kv.mod_revision + 1;
           }
-          pause = std::chrono::milliseconds(200);
+          pause.reset();
         }
       } catch (const coordination_error& e) {
         if (e.code() == error::cancelled) co_return;  // the client closed
         if (e.code() != error::compacted) failure = e.what();
-        from = 0;  // (compacted or failed: read the w.key again, then watch from there)
+        from = 0;  // (compacted or failed: read the key again, then watch from there)
       }
       if (failure.empty()) continue;
       s->impl->log->warn("coordination: watching {} {} for late copies: {}", w.what, w.key,
                          failure);
-      asio::steady_timer t(s->impl->executor, pause);
+      asio::steady_timer t(s->impl->executor, pause.next());
       auto wait = t.async_wait(asio::as_tuple(asio::use_awaitable));
       co_await (std::move(wait) || s->lost_signal.async_wait(asio::as_tuple(asio::use_awaitable)));
-      pause = std::min(pause * 2, std::chrono::milliseconds(2000));
     }
   }
 };
