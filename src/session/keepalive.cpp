@@ -74,9 +74,7 @@ revoke_schedule::time_point revoke_schedule::attempt_deadline(
 }
 
 std::chrono::milliseconds revoke_schedule::next_pause() {
-  auto p = pause_;
-  pause_ = std::min(pause_ * 2, std::chrono::milliseconds(4000));
-  return p;
+  return pause_.next();
 }
 
 }  // namespace coordination::detail

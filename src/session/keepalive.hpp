@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string>
 
+#include "detail/backoff.hpp"
+
 namespace coordination::detail {
 
 struct keepalive_settings {
@@ -95,7 +97,7 @@ class revoke_schedule {
 
  private:
   time_point until_;
-  std::chrono::milliseconds pause_{250};
+  backoff pause_{std::chrono::milliseconds(250), std::chrono::milliseconds(4000)};
 };
 
 }  // namespace coordination::detail

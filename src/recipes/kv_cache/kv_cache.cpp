@@ -11,6 +11,7 @@
 
 #include "client/access.hpp"
 #include "client/client_impl.hpp"
+#include "detail/backoff.hpp"
 #include "detail/cancelled.hpp"
 #include "recipes/kv_cache/kv_cache_core.hpp"
 
@@ -128,7 +129,7 @@ asio::awaitable<void> keep_current(std::shared_ptr<kv_cache_state> s) {
     std::shared_ptr<kv_cache_state> s;
     ~stop_at_exit() { s->stop(); }
   } guard{s};
-  auto backoff = 100ms;
+  detail::backoff pause(100ms, 5s);
   bool reread = false;
   while (!s->stopped) {
     bool compacted = false;
@@ -155,7 +156,7 @@ asio::awaitable<void> keep_current(std::shared_ptr<kv_cache_state> s) {
       s->stream = std::move(w);
       for (;;) {
         watch_batch b = co_await s->stream.next();
-        backoff = 100ms;
+        pause.reset();
         std::int64_t before = s->core.revision();
         auto changes = s->core.apply(b);
         if (!changes.empty() || s->core.revision() != before) s->publish(std::move(changes), false);
@@ -171,9 +172,8 @@ asio::awaitable<void> keep_current(std::shared_ptr<kv_cache_state> s) {
       s->log().info("coordination: kv_cache of {}: {}; retrying", s->prefix, e.what());
     }
     if (compacted) continue;
-    s->pause.expires_after(backoff);
+    s->pause.expires_after(pause.next());
     co_await s->pause.async_wait(asio::as_tuple(asio::use_awaitable));
-    backoff = std::min<std::chrono::milliseconds>(backoff * 2, 5s);
   }
 }
 
@@ -271,7 +271,7 @@ std::uint64_t kv_cache::reloads() const {
 asio::awaitable<void> kv_cache::wait_for_revision(std::int64_t revision) {
   auto s = state_;
   live(s);
-  auto ahead_delay = 50ms;  // while `revision` is ahead of etcd's
+  detail::backoff ahead_delay(50ms, 1s);  // while `revision` is ahead of etcd's
   while (s->core.revision() < revision) {
     if (s->stopped) throw coordination_error(error::cancelled, "kv_cache: closed");
     std::int64_t seen = s->core.revision();
@@ -285,11 +285,10 @@ asio::awaitable<void> kv_cache::wait_for_revision(std::int64_t revision) {
       s->moved.cancel();
       if (*at >= revision) break;
       // etcd has not reached `revision` yet: confirm again after a pause
-      asio::steady_timer pause(s->c.get_executor(), ahead_delay);
+      asio::steady_timer pause(s->c.get_executor(), ahead_delay.next());
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state,
                                  "kv_cache::wait_for_revision");
-      ahead_delay = std::min<std::chrono::milliseconds>(ahead_delay * 2, 1s);
       continue;
     }
     // a change is due: wait until the watch brings it, then look again

@@ -10,6 +10,7 @@
 
 #include "client/access.hpp"
 #include "coordination/error.hpp"
+#include "detail/backoff.hpp"
 #include "recipes/queue/queue_core.hpp"
 
 namespace asio = boost::asio;
@@ -44,7 +45,7 @@ namespace {
 template <class MakeOp>
 auto resending(std::shared_ptr<queue_state> s, MakeOp make_op) -> decltype(make_op()) {
   auto start = std::chrono::steady_clock::now();
-  std::chrono::milliseconds delay{100};
+  detail::backoff delay(std::chrono::milliseconds(100), std::chrono::seconds(2));
   for (;;) {
     try {
       co_return co_await make_op();
@@ -53,10 +54,9 @@ auto resending(std::shared_ptr<queue_state> s, MakeOp make_op) -> decltype(make_
       bool again = is_retryable(e.code()) || e.code() == error::outcome_unknown;
       if (!again || std::chrono::steady_clock::now() - start > resend_window) throw;
     }
-    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay.next());
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) throw coordination_error(error::cancelled, "queue: cancelled while resending");
-    delay = std::min<std::chrono::milliseconds>(delay * 2, std::chrono::seconds(2));
   }
 }
 

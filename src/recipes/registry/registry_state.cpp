@@ -1,5 +1,6 @@
 #include "recipes/registry/registry_state.hpp"
 #include "client/access.hpp"
+#include "detail/backoff.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <nlohmann/json.hpp>
@@ -67,7 +68,7 @@ void registry_state::lease_lost(std::chrono::seconds ttl) {
 
 asio::awaitable<void> registry_state::recover(std::shared_ptr<registry_state> self,
                                               std::chrono::seconds ttl) {
-  auto backoff = 100ms;
+  backoff wait(100ms, 5s);
   asio::steady_timer pause(self->executor);
   while (!self->closed) {
     try {
@@ -100,11 +101,10 @@ asio::awaitable<void> registry_state::recover(std::shared_ptr<registry_state> se
     } catch (const std::exception& e) {
       if (self->closed) break;
       self->log().info("coordination: registering again failed ({}); retrying in {} ms", e.what(),
-                       backoff.count());
+                       wait.peek().count());
     }
-    pause.expires_after(backoff);
+    pause.expires_after(wait.next());
     co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-    backoff = std::min<std::chrono::milliseconds>(backoff * 2, 5s);
   }
   self->leases[ttl].recovering = false;
 }
