@@ -56,23 +56,6 @@ asio::ssl::context make_tls_context(const tls_config& cfg) {
   return ctx;
 }
 
-// A std::error_code converted from Boost's compares equal to the Boost code it came from.
-bool matches(const std::error_code& ec, boost::system::error_code boost_ec) {
-  return ec == std::error_code(boost_ec);
-}
-
-bool is_tls_failure(const std::error_code& ec) {
-  return ec.category() == asio::error::get_ssl_category() ||
-         ec.category() == asio::ssl::error::get_stream_category() ||
-         ec == make_error_code(error::tls_error);
-}
-
-std::string describe(const std::error_code& ec, std::string_view why = {}) {
-  if (matches(ec, beast::error::timeout)) return "deadline passed";
-  if (why.empty()) return ec.message();
-  return ec.message() + ": " + std::string(why);
-}
-
 }  // namespace
 
 // The background prober of suspect endpoints: shared with its coroutine, which outlives neither
@@ -216,20 +199,22 @@ std::optional<std::size_t> http_transport::index_of(const std::shared_ptr<pool>&
 void http_transport::note(std::size_t index, endpoint_mark mark) {
   if (mark == endpoint_mark::none || index >= endpoints_.size()) return;
   auto now = clock::now();
-  bool moved = false;
-  if (mark == endpoint_mark::down) {
-    moved = health_.mark_down(index, now);
-  } else {
+  bool moved = mark == endpoint_mark::down ? health_.mark_down(index, now)
+                                           : health_.mark_suspect(index, now);
+  reported(endpoint_note{index, mark, moved});
+}
+
+void http_transport::reported(const endpoint_note& n) {
+  if (n.mark == endpoint_mark::suspect) {
     ++stats_.suspect_marks;
-    moved = health_.mark_suspect(index, now);
     start_prober();
   }
-  if (moved) {
+  if (n.moved) {
     ++stats_.failovers;
     if (metrics_) metrics_->failover();
     log_->info("coordination: endpoint {} {}; moving to {}",
-               endpoints_[index].connections->remote().url,
-               mark == endpoint_mark::down ? "failed" : "does not answer (suspect)",
+               endpoints_[n.endpoint].connections->remote().url,
+               n.mark == endpoint_mark::down ? "failed" : "does not answer (suspect)",
                endpoints_[health_.current()].connections->remote().url);
   }
 }
@@ -285,7 +270,7 @@ asio::awaitable<void> http_transport::probe_loop(std::shared_ptr<prober_state> s
       if (ok) {
         t->health_.answered(*idx);
         t->log_->info("coordination: endpoint {} answers again", p->remote().url);
-      } else if (refused && !matches(cec, beast::error::timeout)) {
+      } else if (refused && !is_timeout(cec)) {
         // Nothing listens there now (killed, restarting): an ordinary failed endpoint, tried
         // again inline after the cooldown.
         t->health_.answered(*idx);
@@ -393,140 +378,104 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
                                                       call_kind kind, bool authenticated,
                                                       clock::time_point deadline,
                                                       detail::span_scope& span, call_notes* notes) {
-  if (body.size() > cfg_.max_request_bytes)
-    throw coordination_error(error::invalid_argument, "request: " + std::to_string(body.size()) +
-                                                          " bytes is over max_request_bytes (" +
-                                                          std::to_string(cfg_.max_request_bytes) +
-                                                          ")");
   const bool use_auth = authenticated && !cfg_.username.empty();
-  call_policy policy(kind, cfg_.retry, endpoints_.size(), fixed.has_value(), use_auth, deadline);
+  call_fsm fsm(call_setup{kind, std::string(path), body.size(), fixed, use_auth, deadline}, cfg_,
+               health_);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  const std::string p(path);
-
+  std::shared_ptr<pool> pool_ptr;
+  pool::handle conn;
+  exchange_result res;
+  std::string url;
+  std::string refused;  // why authentication failed
+  call_event ev;
+  // The driver: does the I/O each action names and reports how it ended. Every decision is the
+  // machine's (transport/call_fsm.hpp).
   for (;;) {
-    if (closed_) throw coordination_error(error::cancelled, "client closed");
-    if (use_auth && token_.empty()) co_await authenticate(deadline);
-    auto pool_ptr = endpoints_[fixed ? *fixed : health_.pick(clock::now())].connections;
-    const std::string& url = pool_ptr->remote().url;
-    attempt_report rep;
-
-    auto [acquire_ec, conn] = co_await pool_ptr->acquire(deadline, cfg_.dial_timeout);
-    if (acquire_ec) {
-      rep.stage = attempt_stage::connect;
-      if (acquire_ec == error::cancelled || matches(acquire_ec, asio::error::operation_aborted)) {
-        rep.error = attempt_error::cancelled;
-        rep.what = p;
-      } else if (is_tls_failure(acquire_ec)) {
-        rep.error = attempt_error::tls;
-        rep.what = url + ": " + acquire_ec.message();
-      } else if (clock::now() >= deadline) {
-        rep.error = attempt_error::deadline;
-        rep.what = p + ": no connection to " + url + " in time";
-      } else {
-        rep.error = attempt_error::refused;
-        rep.what = "connect to " + url + ": " + describe(acquire_ec);
+    ev.now = clock::now();
+    ev.closed = closed_;
+    ev.have_token = !token_.empty();
+    ev.random = unit(rng_);
+    ev.url = url;
+    ev.endpoint_now = pool_ptr ? index_of(pool_ptr) : std::nullopt;
+    auto a = fsm.resume(ev);
+    ev = call_event{};
+    if (a.failed) after_failure(a, path, kind, fsm.policy().attempts(), url, span);
+    switch (a.what) {
+      case call_action::type::authenticate:
+        try {
+          co_await authenticate(a.until);
+        } catch (const coordination_error& e) {
+          ev.ec = e.code();
+          refused = e.diagnostic();
+          ev.diagnostic = refused;
+        }
+        break;
+      case call_action::type::acquire: {
+        pool_ptr = endpoints_[a.endpoint].connections;
+        url = pool_ptr->remote().url;
+        auto [ec, c] = co_await pool_ptr->acquire(a.until, cfg_.dial_timeout);
+        conn = std::move(c);
+        ev.ec = ec;
+        ev.proven = conn && conn->proven();
+        break;
       }
-    } else {
-      bool ready = true;
-      if (cfg_.probe_connections && !conn->proven()) {
-        // Nothing goes out on a connection until the server has answered on it.
+      case call_action::type::probe: {
         ++stats_.probes;
-        auto pr = co_await probe_exchange(conn.get(),
-                                          std::min(deadline, clock::now() + cfg_.probe_timeout));
+        auto pr = co_await probe_exchange(conn.get(), a.until);
         if (pr.ec) {
-          ready = false;
           conn->close();
           conn.reset();
-          rep.stage = attempt_stage::probe;
-          if (matches(pr.ec, asio::error::operation_aborted)) {
-            rep.error = attempt_error::cancelled;
-            rep.what = p;
-          } else if (clock::now() >= deadline) {
-            rep.error = attempt_error::deadline;
-            rep.what = p + ": no answer from " + url + " in time";
-          } else if (matches(pr.ec, beast::error::timeout)) {
-            rep.error = attempt_error::no_answer;
-            rep.what = url + ": no answer to the readiness probe within probe_timeout (" +
-                       std::to_string(cfg_.probe_timeout.count()) + " ms)";
-          } else {
-            rep.error = attempt_error::broken;
-            rep.what = url + " (readiness probe): " + describe(pr.ec, pr.why);
-          }
         }
+        ev.ec = pr.ec;
+        ev.why = pr.why;
+        break;
       }
-      if (ready) {
+      case call_action::type::exchange: {
         http_request req{path, body, use_auth ? std::string_view(token_) : std::string_view{},
                          cfg_.require_leader};
         ++stats_.requests;
         if (metrics_) metrics_->http_request();
         span.attr("endpoint", url);
-        auto answer_by = std::min(deadline, clock::now() + cfg_.attempt_timeout);
-        auto res = co_await conn->exchange(req, answer_by, deadline, cfg_.max_response_bytes);
-        if (res.ec) {
-          conn->close();
-          conn.reset();
-          rep.stage = res.where == stage::receive ? attempt_stage::receive : attempt_stage::send;
-          if (res.ec == error::response_too_large) {
-            rep.error = attempt_error::too_large;
-            rep.what = url + p + ": answer is over max_response_bytes (" +
-                       std::to_string(cfg_.max_response_bytes) + ")";
-          } else if (matches(res.ec, asio::error::operation_aborted)) {
-            rep.error = attempt_error::cancelled;
-            rep.what = p;
-          } else if (clock::now() >= deadline) {
-            rep.error = attempt_error::deadline;
-            rep.what = p + ": no answer from " + url + " in time";
-          } else if (matches(res.ec, beast::error::timeout)) {
-            rep.error = attempt_error::no_answer;
-            rep.what = p + ": no answer from " + url + " within attempt_timeout (" +
-                       std::to_string(cfg_.attempt_timeout.count()) + " ms)";
-          } else {
-            rep.error = is_tls_failure(res.ec) ? attempt_error::tls : attempt_error::broken;
-            rep.what = url + p + ": " + describe(res.ec, res.why);
-          }
-        } else {
-          conn.reset();  // back to the pool
-          if (auto idx = index_of(pool_ptr)) health_.answered(*idx);
-          if (res.response.status / 100 == 2) {
-            if (notes) notes->earlier_attempt_reached = policy.maybe_applied();
-            co_return std::move(res.response.body);
-          }
-          rep.stage = attempt_stage::answer;
-          rep.error = attempt_error::gateway;
-          rep.gateway = detail::map_gateway_error(res.response.status, res.response.body);
-          rep.what = url + p + ": " + rep.gateway.message;
-        }
-      }
-    }
-
-    auto idx = index_of(pool_ptr);
-    auto now = clock::now();
-    bool other = !fixed && (!idx || health_.usable_other_than(*idx, now));
-    auto v = policy.after(rep, now, other, unit(rng_));
-    if (idx) note(*idx, v.mark);
-    switch (v.what) {
-      case verdict::action::fail:
-        throw coordination_error(v.code, std::move(v.message));
-      case verdict::action::reauthenticate:
-        ++stats_.reauthentications;
-        if (metrics_) metrics_->reauthentication();
-        token_.clear();
-        log_->debug("coordination: auth token refused, authenticating again");
-        continue;
-      case verdict::action::retry:
+        res = co_await conn->exchange(req, a.answer_by, a.until, cfg_.max_response_bytes);
+        if (res.ec) conn->close();
+        conn.reset();  // back to the pool, when still good
+        ev.ec = res.ec;
+        ev.why = res.why;
+        ev.sent = res.where == stage::receive;
+        ev.status = res.response.status;
+        ev.body = res.response.body;
         break;
+      }
+      case call_action::type::wait: {
+        asio::steady_timer timer(ex_, a.backoff);
+        auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        ev.ec = ec;
+        break;
+      }
+      case call_action::type::done:
+        if (notes) notes->earlier_attempt_reached = a.earlier_attempt_reached;
+        co_return std::move(res.response.body);
+      case call_action::type::fail:
+        throw coordination_error(a.code, std::move(a.message));
     }
-    ++stats_.retries;
-    if (metrics_) metrics_->retry();
-    span.attr("retry", rep.what);
-    if (v.backoff.count() > 0) {
-      asio::steady_timer timer(ex_, v.backoff);
-      auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (ec) throw coordination_error(error::cancelled, p);
-    }
-    log_->debug("coordination: {} attempt {} ({} {} at {}) failed: {}; retrying", path,
-                policy.attempts(), to_string(kind), to_string(rep.stage), url, rep.what);
   }
+}
+
+void http_transport::after_failure(const call_action& a, std::string_view path, call_kind kind,
+                                   int attempt, const std::string& url, detail::span_scope& span) {
+  if (a.note) reported(*a.note);
+  if (a.reauthenticating) {
+    ++stats_.reauthentications;
+    if (metrics_) metrics_->reauthentication();
+    token_.clear();
+    log_->debug("coordination: auth token refused, authenticating again");
+  }
+  if (!a.retrying) return;
+  ++stats_.retries;
+  if (metrics_) metrics_->retry();
+  span.attr("retry", a.failed->what);
+  log_->debug("coordination: {} attempt {} ({} {} at {}) failed: {}; retrying", path, attempt,
+              to_string(kind), to_string(a.failed->stage), url, a.failed->what);
 }
 
 }  // namespace coordination::transport

@@ -18,6 +18,7 @@
 #include "coordination/client_config.hpp"
 #include "observability/metrics.hpp"
 #include "observability/tracing.hpp"
+#include "transport/call_fsm.hpp"
 #include "transport/endpoint_health.hpp"
 #include "transport/pool.hpp"
 #include "transport/retry_policy.hpp"
@@ -114,6 +115,11 @@ class http_transport {
   boost::asio::awaitable<void> authenticate(clock::time_point deadline);
   // What an attempt said of endpoint `index`: logged, counted, handed to health_.
   void note(std::size_t index, endpoint_mark mark);
+  // A mark already handed to health_ (by a call's machine): logged and counted.
+  void reported(const endpoint_note& n);
+  // An action that follows a failed attempt: counters, logs, the span, a refused token dropped.
+  void after_failure(const call_action& a, std::string_view path, call_kind kind, int attempt,
+                     const std::string& url, detail::span_scope& span);
   // The current index of the endpoint served by `p` (the list may change while a call waits).
   std::optional<std::size_t> index_of(const std::shared_ptr<pool>& p) const;
   void start_prober();
