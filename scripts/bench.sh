@@ -25,6 +25,10 @@
 #                 S seconds (default 4): healthy, member 0 paused (SIGSTOP), resumed, killed
 #                 (SIGKILL), restarted; per workload and phase: ops, p50/p99/max, errors,
 #                 failovers, and p99/max as ratios of the healthy phase (the baseline).
+#                 Then coord-lost-answer-bench: one member behind the tests' fault proxy, one
+#                 client; get, put, lock + release and config set, each with phases (3 rounds
+#                 of S/2 s each) losing no answer, 1% and 5% (reset), 1% and 5% (silent):
+#                 ops/s as a ratio of the no-loss phase of the same round, p50/p99/max, errors.
 #   --plot        also write docs/bench.svg (throughput and p99 against client count)
 #   --quick       2 s per run, clients "1 16" (explicit --duration/--clients still win)
 #   --rounds N    N coord-bench runs per row, each between two wrk runs (wrk, coord, wrk, coord,
@@ -82,14 +86,18 @@ if [[ $FAULTS -eq 1 ]]; then
   [[ $duration_set -eq 1 ]] || DURATION=4
   [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration must be a whole number of seconds >= 1: $DURATION"
   install_dependencies
-  [[ $BUILD -eq 0 ]] || BUILD_TARGETS=coord-fault-bench build_project
+  [[ $BUILD -eq 0 ]] || BUILD_TARGETS="coord-fault-bench coord-lost-answer-bench" build_project
   FAULT_BENCH=$BUILD_DIR/bin/coord-fault-bench
-  [[ -x $FAULT_BENCH ]] || die "coord-fault-bench not found at $FAULT_BENCH (needs the tests and benchmarks built)"
+  LOST_BENCH=$BUILD_DIR/bin/coord-lost-answer-bench
+  [[ -x $FAULT_BENCH && -x $LOST_BENCH ]] || die "coord-fault-bench or coord-lost-answer-bench not found in $BUILD_DIR/bin (needs the tests and benchmarks built)"
   setup_run_dir
   mkdir -p "$BUILD_DIR/bench"
   log "fault phases of $DURATION s: healthy, paused, resumed, killed, restarted"
   "$FAULT_BENCH" --phase-seconds "$DURATION" | tee "$BUILD_DIR/bench/faults.txt"
-  echo "table: $BUILD_DIR/bench/faults.txt"
+  log "lost answers: 3 rounds of phases of $((DURATION / 2)).$((DURATION % 2 * 5)) s"
+  "$LOST_BENCH" --rounds 3 --phase-seconds "$((DURATION / 2)).$((DURATION % 2 * 5))" |
+    tee "$BUILD_DIR/bench/lost_answers.txt"
+  echo "tables: $BUILD_DIR/bench/faults.txt $BUILD_DIR/bench/lost_answers.txt"
   exit 0
 fi
 CLIENTS=${CLIENTS//,/ }

@@ -107,8 +107,20 @@ call_action call_fsm::exchange(const call_event& ev) {
   call_action a;
   a.what = call_action::type::exchange;
   a.until = setup_.deadline;
-  a.answer_by = std::min(setup_.deadline, ev.now + cfg_.attempt_timeout);
+  a.answer_by = early_bound(ev, std::min(setup_.deadline, ev.now + cfg_.attempt_timeout));
   return a;
+}
+
+call_fsm::clock_point call_fsm::early_bound(const call_event& ev, clock_point bound) {
+  // A read's waits for an answer (a readiness probe's or the request's) get the early bound
+  // until two have run out, the bound 4 times longer after the first did; then each waits its
+  // whole timeout, which is what finds a paused member out (and marks it suspect).
+  early_armed_.reset();
+  if (!setup_.early_answer || setup_.kind != call_kind::read || early_expired_ >= 2) return bound;
+  auto early = *setup_.early_answer * (early_expired_ == 0 ? 1 : 4);
+  if (ev.now + early >= bound) return bound;
+  early_armed_ = early;
+  return ev.now + early;
 }
 
 call_action call_fsm::resume(const call_event& ev) {
@@ -140,7 +152,7 @@ call_action call_fsm::resume(const call_event& ev) {
           state_ = state::probing;
           call_action a;
           a.what = call_action::type::probe;
-          a.until = std::min(setup_.deadline, ev.now + cfg_.probe_timeout);
+          a.until = early_bound(ev, std::min(setup_.deadline, ev.now + cfg_.probe_timeout));
           return a;
         }
         return exchange(ev);
@@ -170,6 +182,11 @@ call_action call_fsm::resume(const call_event& ev) {
       } else if (ev.now >= setup_.deadline) {
         rep.error = attempt_error::deadline;
         rep.what = p + ": no answer from " + url + " in time";
+      } else if (is_timeout(ev.ec) && early_armed_) {
+        rep.error = attempt_error::slow;
+        ++early_expired_;
+        rep.what = url + ": no answer to the readiness probe within " + ms(*early_armed_) +
+                   " (late for a read here)";
       } else if (is_timeout(ev.ec)) {
         rep.error = attempt_error::no_answer;
         rep.what = url + ": no answer to the readiness probe within probe_timeout (" +
@@ -193,6 +210,11 @@ call_action call_fsm::resume(const call_event& ev) {
         } else if (ev.now >= setup_.deadline) {
           rep.error = attempt_error::deadline;
           rep.what = p + ": no answer from " + url + " in time";
+        } else if (is_timeout(ev.ec) && early_armed_) {
+          rep.error = attempt_error::slow;
+          ++early_expired_;
+          rep.what = p + ": no answer from " + url + " within " + ms(*early_armed_) +
+                     " (late for a read here)";
         } else if (is_timeout(ev.ec)) {
           rep.error = attempt_error::no_answer;
           rep.what = p + ": no answer from " + url + " within attempt_timeout (" +

@@ -36,6 +36,10 @@ struct call_setup {
   std::optional<std::size_t> fixed;  // call_at(): only this endpoint, no failover
   bool use_auth = false;             // the request carries a token
   std::chrono::steady_clock::time_point deadline{};
+  // A read: an answer it waits for (a readiness probe's or the request's) must begin within this
+  // (slow_reads::bound()), else it is resent at once on a new connection; after one such miss
+  // within 4 times this; after two, and when none: probe_timeout and attempt_timeout.
+  std::optional<std::chrono::milliseconds> early_answer;
 };
 
 // What the driver tells the machine on each resume: the world now, and how the last action ended.
@@ -110,6 +114,9 @@ class call_fsm {
 
   call_action begin_attempt(const call_event& ev);
   call_action exchange(const call_event& ev);
+  using clock_point = std::chrono::steady_clock::time_point;
+  // The answer bound of a probe or an exchange: `bound`, or a read's early bound (armed).
+  clock_point early_bound(const call_event& ev, clock_point bound);
   // A failed attempt: ask the policy, mark the endpoint, and return what comes next.
   call_action failed(const call_event& ev);
   call_action finish(call_action a);
@@ -121,6 +128,8 @@ class call_fsm {
   call_policy policy_;
   state state_ = state::start;
   attempt_report report_;
+  int early_expired_ = 0;  // early answer bounds that passed without an answer
+  std::optional<std::chrono::milliseconds> early_armed_;  // the bound of the exchange in flight
 };
 
 }  // namespace coordination::transport

@@ -81,6 +81,12 @@ asio::awaitable<exchange_result> probe_exchange(connection& c, clock::time_point
   co_return co_await c.exchange(probe, deadline, probe_max_body);
 }
 
+slow_reads::settings slow_reads_settings(const client_config& cfg) {
+  slow_reads::settings s;
+  s.ceiling = cfg.attempt_timeout;
+  return s;
+}
+
 endpoint_health::settings health_settings(const client_config& cfg) {
   endpoint_health::settings s;
   s.cooldown = cfg.endpoint_cooldown;
@@ -124,6 +130,7 @@ http_transport::http_transport(asio::any_io_executor ex, const client_config& cf
       health_(0, health_settings(cfg)),
       prober_(std::make_shared<prober_state>(ex_)),
       rng_(std::random_device{}()),
+      slow_reads_(slow_reads_settings(cfg)),
       metrics_(metrics),
       tracer_(trace) {
   prober_->owner = this;
@@ -379,8 +386,10 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
                                                       clock::time_point deadline,
                                                       detail::span_scope& span, call_notes* notes) {
   const bool use_auth = authenticated && !cfg_.username.empty();
-  call_fsm fsm(call_setup{kind, std::string(path), body.size(), fixed, use_auth, deadline}, cfg_,
-               health_);
+  call_setup setup{kind, std::string(path), body.size(), fixed, use_auth, deadline, std::nullopt};
+  if (kind == call_kind::read && cfg_.retry.resend_slow_reads)
+    setup.early_answer = slow_reads_.bound();
+  call_fsm fsm(std::move(setup), cfg_, health_);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   std::shared_ptr<pool> pool_ptr;
   pool::handle conn;
@@ -436,7 +445,9 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
         ++stats_.requests;
         if (metrics_) metrics_->http_request();
         span.attr("endpoint", url);
+        const auto sent_at = clock::now();
         res = co_await conn->exchange(req, a.answer_by, a.until, cfg_.max_response_bytes);
+        if (!res.ec && kind == call_kind::read) slow_reads_.answered(clock::now() - sent_at);
         if (res.ec) conn->close();
         conn.reset();  // back to the pool, when still good
         ev.ec = res.ec;
@@ -464,6 +475,11 @@ asio::awaitable<std::string> http_transport::attempts(std::optional<std::size_t>
 void http_transport::after_failure(const call_action& a, std::string_view path, call_kind kind,
                                    int attempt, const std::string& url, detail::span_scope& span) {
   if (a.note) reported(*a.note);
+  if (a.failed->error == attempt_error::slow) {
+    ++stats_.slow_read_resends;
+    // (a readiness probe sent again costs etcd next to nothing: only a resent request counts)
+    if (a.failed->stage != attempt_stage::probe) slow_reads_.resent();
+  }
   if (a.reauthenticating) {
     ++stats_.reauthentications;
     if (metrics_) metrics_->reauthentication();

@@ -22,6 +22,7 @@
 #include "transport/endpoint_health.hpp"
 #include "transport/pool.hpp"
 #include "transport/retry_policy.hpp"
+#include "transport/slow_reads.hpp"
 
 namespace coordination::transport {
 
@@ -41,6 +42,7 @@ struct transport_stats {
   std::uint64_t probes = 0;         // readiness probes on new connections
   std::uint64_t suspect_marks = 0;  // endpoints marked suspect (no answer in time)
   std::uint64_t background_probes = 0;
+  std::uint64_t slow_read_resends = 0;  // reads resent after their early bound (slow_reads)
 };
 
 class http_transport {
@@ -134,6 +136,7 @@ class http_transport {
   std::shared_ptr<prober_state> prober_;
   std::string token_;
   std::minstd_rand rng_;
+  slow_reads slow_reads_;
   transport_stats stats_;
   detail::client_metrics* metrics_;
   tracer* tracer_;

@@ -52,6 +52,8 @@ const char* to_string(attempt_error e) {
       return "too_large";
     case attempt_error::gateway:
       return "gateway";
+    case attempt_error::slow:
+      return "slow";
   }
   return "?";
 }
@@ -85,7 +87,7 @@ verdict call_policy::fail_after_attempts(std::error_code code, std::string messa
 }
 
 verdict call_policy::resend(const attempt_report& r, endpoint_mark mark, std::error_code code,
-                            time_point now, bool other_usable, double random) {
+                            time_point now, bool other_usable, double random, bool at_once) {
   verdict v;
   v.mark = mark;
   if (attempts_ >= max_attempts_) {
@@ -94,8 +96,8 @@ verdict call_policy::resend(const attempt_report& r, endpoint_mark mark, std::er
     f.mark = mark;
     return f;
   }
-  if (other_usable && !fixed_) {
-    v.what = verdict::action::retry;  // straight to another endpoint
+  if ((other_usable && !fixed_) || at_once) {
+    v.what = verdict::action::retry;  // straight to another endpoint, or on a new connection
     return v;
   }
   auto cap = std::min(interval_, retry_.max_interval);
@@ -152,6 +154,10 @@ verdict call_policy::after(const attempt_report& r, time_point now, bool other_u
     return f;
   }
 
+  if (r.error == attempt_error::slow && kind_ == call_kind::read)
+    return resend(r, endpoint_mark::none, make_error_code(error::timeout), now, other_usable,
+                  random, true);
+
   // A write that may have reached etcd is never resent, whatever broke.
   if (may_be_applied && r.error != attempt_error::gateway) {
     bool unanswered = r.error == attempt_error::no_answer;
@@ -165,11 +171,25 @@ verdict call_policy::after(const attempt_report& r, time_point now, bool other_u
     case attempt_error::refused:
       return resend(r, endpoint_mark::down, unavailable, now, other_usable, random);
     case attempt_error::no_answer:
+    case attempt_error::slow:
       return resend(r, endpoint_mark::suspect, make_error_code(error::timeout), now, other_usable,
                     random);
     case attempt_error::broken:
-    case attempt_error::tls:
-      return resend(r, endpoint_mark::down, unavailable, now, other_usable, random);
+    case attempt_error::tls: {
+      // A connection that broke during an exchange (a reset, a lost answer) says little of its
+      // endpoint, which had answered on it: the resend goes at once on a new connection (which
+      // a readiness probe proves first), and is not counted against the attempt budget, twice
+      // per call at most. A member that is gone refuses the new connection or its probe, and
+      // the backoff applies from there.
+      bool at_once = false;
+      if (r.error == attempt_error::broken && r.stage != attempt_stage::probe &&
+          free_resends_ < 2) {
+        ++free_resends_;
+        --attempts_;
+        at_once = true;
+      }
+      return resend(r, endpoint_mark::down, unavailable, now, other_usable, random, at_once);
+    }
     case attempt_error::gateway: {
       const auto& g = r.gateway;
       auto mark = g.code == error::unavailable ? endpoint_mark::down : endpoint_mark::none;

@@ -8,6 +8,9 @@
 // was sent, a broken connection, a missing answer or an answer "may have been applied" fails
 // the call with outcome_unknown or timeout). Reads and idempotent writes are resent after any
 // failure, within the call's deadline and its attempt budget (max_retries + endpoint count).
+// A resend goes at once to another usable endpoint; on the same one it waits a jittered backoff,
+// except after a connection broke during an exchange (a reset, a lost answer): that resend goes at
+// once on a new connection and is not counted against the budget (twice per call at most).
 #pragma once
 
 #include <chrono>
@@ -45,6 +48,8 @@ enum class attempt_error {
   broken,     // the connection failed: reset, closed early, or an answer that does not parse
   cancelled,  // the caller cancelled, or the client was closed
   too_large,  // the answer is over max_response_bytes
+  slow,       // a read's answer did not begin within its early bound (slow_reads.hpp): resent at
+              // once on a new connection; says nothing of the endpoint
   gateway,    // etcd answered an error: gateway holds what it means
 };
 
@@ -94,8 +99,9 @@ class call_policy {
   // A failure of an idempotent write one of whose attempts may have been applied: `unavailable`
   // (which promises "not applied") becomes outcome_unknown, and the message says so.
   verdict fail_after_attempts(std::error_code code, std::string message) const;
+  // `at_once`: no backoff even on the same endpoint.
   verdict resend(const attempt_report& r, endpoint_mark mark, std::error_code code, time_point now,
-                 bool other_usable, double random);
+                 bool other_usable, double random, bool at_once = false);
 
   call_kind kind_;
   retry_config retry_;
@@ -105,6 +111,7 @@ class call_policy {
   time_point deadline_;
   int attempts_ = 0;
   bool maybe_applied_ = false;  // an attempt of an idempotent write reached etcd
+  int free_resends_ = 0;        // resends at once after a broken exchange, outside the budget
   int max_attempts_;
   std::chrono::milliseconds interval_;
 };

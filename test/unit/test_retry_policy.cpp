@@ -286,6 +286,38 @@ BOOST_AUTO_TEST_CASE(a_fixed_endpoint_always_backs_off_and_a_free_one_goes_at_on
   BOOST_TEST(v.backoff.count() == 0);
 }
 
+// A connection broken during an exchange (a reset, a lost answer) says little of its endpoint: the
+// resend goes at once on a new connection, even on the one endpoint or a fixed one, outside the
+// attempt budget, twice per call at most. A broken readiness probe backs off.
+BOOST_AUTO_TEST_CASE(a_resend_after_a_broken_connection_goes_at_once) {
+  for (bool fixed : {false, true}) {
+    for (auto stage : {attempt_stage::probe, attempt_stage::send, attempt_stage::receive}) {
+      auto p = policy(call_kind::read, fixed, true, 1);
+      const bool exchange = stage != attempt_stage::probe;
+      BOOST_TEST_CONTEXT("fixed " << fixed << ", " << to_string(stage)) {
+        for (int i = 0; i < 3; ++i) {
+          auto v = p.after(report(stage, {attempt_error::broken}), t0, false, 0.5);
+          BOOST_TEST((v.what == verdict::action::retry));
+          BOOST_TEST((v.mark == endpoint_mark::down));
+          BOOST_TEST((v.backoff.count() == 0) == (exchange && i < 2), "resend " << i);
+        }
+        BOOST_TEST(p.attempts() == (exchange ? 1 : 3));
+      }
+    }
+  }
+  // Not after a refused connect, a TLS failure or no answer: those speak of the endpoint.
+  for (auto e : {attempt_error::refused, attempt_error::no_answer}) {
+    auto p = policy(call_kind::read, false, true, 1);
+    auto v = p.after(report(attempt_stage::connect, {e}), t0, false, 0.5);
+    BOOST_TEST(v.backoff.count() > 0, to_string(e));
+  }
+  // A write whose connection broke after sending is still never resent.
+  auto w = policy(call_kind::write, false, true, 1);
+  auto v = w.after(report(attempt_stage::receive, {attempt_error::broken}), t0, false, 0.5);
+  BOOST_TEST((v.what == verdict::action::fail));
+  BOOST_TEST(v.code == make_error_code(error::outcome_unknown));
+}
+
 BOOST_AUTO_TEST_CASE(no_retry_past_the_deadline) {
   auto p = policy(call_kind::read, false, true, 1, t0 + 30ms);
   // A backoff of >= 25 ms from t0 + 10 ms would end past the deadline.
