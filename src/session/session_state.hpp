@@ -12,12 +12,12 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <typeindex>
 
 #include "client/access.hpp"
 #include "client/client_impl.hpp"
 #include "coordination/session.hpp"
 #include "protocol/codec.hpp"
-#include "recipes/lock/wait_set.hpp"
 #include "session/keepalive.hpp"
 
 namespace coordination::detail {
@@ -25,24 +25,6 @@ namespace coordination::detail {
 namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-// One process-local FIFO per lock name: coroutines of one process that share a session lease
-// (and so the same etcd key) take turns here before they queue in etcd.
-struct gate_waiter {
-  asio::steady_timer timer;
-  bool handed = false;  // the gate was passed to this waiter
-};
-struct name_gate {
-  fifo_gate core;  // who holds it, who is next
-  // Held only to remove a key nobody holds (a failed or cancelled waiter's, a failed release's):
-  // try_lock waits for that instead of reporting the name locked.
-  bool removing = false;
-  std::map<fifo_gate::ticket, gate_waiter*> waiting;
-  std::string name;
-  // The session's map of gates: a gate nobody uses leaves it (held_lock and the waiters keep
-  // the session state, and so this map, alive while they use the gate).
-  std::map<std::string, std::shared_ptr<name_gate>>* registry = nullptr;
-};
 
 struct session_state : std::enable_shared_from_this<session_state> {
   // `granted_at`: when the grant (or the adopting renewal) was sent.
@@ -67,9 +49,17 @@ struct session_state : std::enable_shared_from_this<session_state> {
   bool revoked = false;
   std::uint64_t next_callback = 1;
   std::map<std::uint64_t, std::function<void(std::error_code)>> callbacks;
-  std::map<std::string, std::shared_ptr<name_gate>> gates;
   // Lock keys watched for late copies of their create (recipes/lock/late_copies.cpp).
   std::set<std::string> late_copy_sweeps;
+
+  // Per-session state an upper layer keeps here without this layer knowing its type (the lock
+  // recipe's gates, recipes/lock/gates.hpp): created on first use, ends with the session state.
+  template <class T>
+  T& extension() {
+    auto& slot = extensions_[std::type_index(typeid(T))];
+    if (!slot) slot = std::make_shared<T>();
+    return *std::static_pointer_cast<T>(slot);
+  }
 
   void mark_lost(const std::string& why) {
     if (is_lost || stopped) return;
@@ -102,6 +92,9 @@ struct session_state : std::enable_shared_from_this<session_state> {
 
   // A lost session's lease can outlive the client's verdict in etcd (see session_state.cpp).
   static asio::awaitable<void> revoke_lost(std::shared_ptr<session_state> self);
+
+ private:
+  std::map<std::type_index, std::shared_ptr<void>> extensions_;
 };
 
 }  // namespace coordination::detail

@@ -34,11 +34,12 @@ void leave_gate(name_gate* gate) {
 }
 
 asio::awaitable<std::shared_ptr<name_gate>> enter_gate(session_state& s, const std::string& name) {
-  auto& slot = s.gates[name];
+  auto& gates = gates_of(s);
+  auto& slot = gates[name];
   if (!slot) {
     slot = std::make_shared<name_gate>();
     slot->name = name;
-    slot->registry = &s.gates;
+    slot->registry = &gates;
   }
   auto gate = slot;
   auto ticket = gate->core.enter();
@@ -429,8 +430,9 @@ asio::awaitable<lock_handle> detail::acquire_mutex(std::shared_ptr<session_state
     // Another coroutine of this session holds the name (or waits for it, or its key is still
     // being removed): the key in etcd is this session's own, so try_lock must not queue.
     // (A key being removed after a failed attempt is not a holder: wait for the removal.)
-    auto it = s->gates.find(name);
-    if (it != s->gates.end() && !it->second->core.idle() &&
+    auto& gates = gates_of(*s);
+    auto it = gates.find(name);
+    if (it != gates.end() && !it->second->core.idle() &&
         !(it->second->removing && it->second->core.queued() == 0))
       throw coordination_error(error::locked,
                                "lock " + name + " is held by this session (another caller)");

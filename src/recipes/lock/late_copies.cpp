@@ -40,8 +40,9 @@ struct sweep {
   bool in_use() const {
     if (w.in_use && w.in_use()) return true;
     if (w.gate_name.empty()) return false;
-    auto it = s->gates.find(w.gate_name);
-    return it != s->gates.end() && !it->second->core.idle();
+    auto& gates = gates_of(*s);
+    auto it = gates.find(w.gate_name);
+    return it != gates.end() && !it->second->core.idle();
   }
 
   // Deletes the copy `kv` unless the name is in use; true when it did. Throws what the delete

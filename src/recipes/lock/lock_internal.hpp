@@ -12,6 +12,7 @@
 #include "coordination/lock.hpp"
 #include "coordination/session.hpp"
 #include "coordination/watch.hpp"
+#include "recipes/lock/gates.hpp"
 #include "recipes/lock/late_copies.hpp"
 #include "session/session_state.hpp"
 
