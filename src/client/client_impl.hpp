@@ -8,7 +8,7 @@
 #include <typeindex>
 #include <typeinfo>
 
-#include "client/task_group.hpp"
+#include "detail/task_group.hpp"
 #include "coordination/client_config.hpp"
 #include "observability/metrics.hpp"
 #include "transport/http_transport.hpp"

@@ -1,4 +1,4 @@
-#include "client/task_group.hpp"
+#include "detail/task_group.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
