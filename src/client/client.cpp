@@ -39,8 +39,8 @@ client_impl::client_impl(asio::any_io_executor ex, client_config c)
       log(logger_for(config)),
       metrics(config.metrics ? std::make_unique<client_metrics>(config.metrics) : nullptr),
       tracer(config.tracer.get()),
-      transport(ex, config, log, metrics.get(), tracer),
-      tasks(ex, log) {}
+      tasks(ex, log),
+      transport(ex, config, log, tasks, metrics.get(), tracer) {}
 
 client_impl::~client_impl() {
   if (watches) watches->shutdown();

@@ -8,8 +8,8 @@
 #include <typeindex>
 #include <typeinfo>
 
-#include "detail/task_group.hpp"
 #include "coordination/client_config.hpp"
+#include "detail/task_group.hpp"
 #include "observability/metrics.hpp"
 #include "transport/http_transport.hpp"
 #include "watch/watch_hub.hpp"
@@ -23,8 +23,8 @@ struct client_impl : std::enable_shared_from_this<client_impl> {
   std::shared_ptr<spdlog::logger> log;
   std::unique_ptr<client_metrics> metrics;  // null without client_config::metrics
   coordination::tracer* tracer;             // config.tracer, or null
-  transport::http_transport transport;
   task_group tasks;  // every background coroutine of this client (close() cancels them)
+  transport::http_transport transport;
   std::shared_ptr<watch_hub> watches;  // created on the first watch
 
   // State an upper layer keeps per client, one object per type T (made on first use, destroyed

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -122,8 +121,8 @@ asio::awaitable<bool> http_transport::answers_http(const std::string& url) {
 }
 
 http_transport::http_transport(asio::any_io_executor ex, const client_config& cfg,
-                               std::shared_ptr<spdlog::logger> log, detail::client_metrics* metrics,
-                               tracer* trace)
+                               std::shared_ptr<spdlog::logger> log, detail::task_group& tasks,
+                               detail::client_metrics* metrics, tracer* trace)
     : ex_(std::move(ex)),
       cfg_(cfg),
       log_(std::move(log)),
@@ -131,6 +130,7 @@ http_transport::http_transport(asio::any_io_executor ex, const client_config& cf
       prober_(std::make_shared<prober_state>(ex_)),
       rng_(std::random_device{}()),
       slow_reads_(slow_reads_settings(cfg)),
+      tasks_(tasks),
       metrics_(metrics),
       tracer_(trace) {
   prober_->owner = this;
@@ -228,26 +228,25 @@ void http_transport::reported(const endpoint_note& n) {
 
 void http_transport::start_prober() {
   if (closed_ || prober_->running) return;
-  prober_->running = true;
-  asio::co_spawn(ex_, probe_loop(prober_), [log = log_](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      log->error("coordination: the endpoint prober stopped: {}", x.what());
-    }
-  });
+  // (a task of the client's group: a failure is logged there, and its close() cancels it)
+  prober_->running = tasks_.spawn("probing suspect endpoints", probe_loop(prober_));
 }
 
 asio::awaitable<void> http_transport::probe_loop(std::shared_ptr<prober_state> st) {
+  // However the loop ends (nothing suspect left, the transport closed, the task group's
+  // cancellation thrown at a co_await), a later suspect mark may start it again.
+  struct ended {
+    prober_state& st;
+    ~ended() {
+      st.running = false;
+      st.in_flight = nullptr;
+    }
+  } on_exit{*st};
   for (;;) {
     auto* t = st->owner;
     if (!t) co_return;
     auto due = t->health_.next_probe_due();
-    if (!due) {
-      st->running = false;
-      co_return;
-    }
+    if (!due) co_return;
     st->timer.expires_at(*due);
     co_await st->timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (!(t = st->owner)) co_return;

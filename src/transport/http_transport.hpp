@@ -2,7 +2,8 @@
 // turns one call into attempts. What to do after a failed attempt is call_policy's decision
 // (retry_policy.hpp), where a call goes is endpoint_health's; this file does the I/O: it takes a
 // connection, proves a new one with a readiness probe, bounds each attempt by attempt_timeout,
-// and probes suspect endpoints in the background (one coroutine, owned here: close() ends it).
+// and probes suspect endpoints in the background (one coroutine, a task of the client's task
+// group: close() here, or the group's, ends it).
 // Not thread-safe: all calls on the client's executor.
 #pragma once
 
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "coordination/client_config.hpp"
+#include "detail/task_group.hpp"
 #include "observability/metrics.hpp"
 #include "observability/tracing.hpp"
 #include "transport/call_fsm.hpp"
@@ -47,10 +49,11 @@ struct transport_stats {
 
 class http_transport {
  public:
-  // `metrics` and `trace` (either may be null) must outlive the transport.
+  // `tasks` (which runs the prober), `metrics` and `trace` (either may be null) must outlive the
+  // transport.
   http_transport(boost::asio::any_io_executor ex, const client_config& cfg,
-                 std::shared_ptr<spdlog::logger> log, detail::client_metrics* metrics = nullptr,
-                 tracer* trace = nullptr);
+                 std::shared_ptr<spdlog::logger> log, detail::task_group& tasks,
+                 detail::client_metrics* metrics = nullptr, tracer* trace = nullptr);
   ~http_transport();
 
   // POSTs `body` to `path`; returns the body of a 2xx answer, throws coordination_error.
@@ -138,6 +141,7 @@ class http_transport {
   std::minstd_rand rng_;
   slow_reads slow_reads_;
   transport_stats stats_;
+  detail::task_group& tasks_;
   detail::client_metrics* metrics_;
   tracer* tracer_;
   bool closed_ = false;
