@@ -36,6 +36,7 @@ namespace coordination {
 
 namespace detail {
 struct kv_cache_state;
+struct kv_snapshot_access;
 struct kv_cache_subscriber;
 /// A run of keys in order (the unit a change copies).
 struct kv_chunk {
@@ -94,9 +95,6 @@ class kv_snapshot {
 
   /// An empty snapshot at revision 0.
   kv_snapshot();
-  /// The snapshot of `root` at `revision` (the library makes them).
-  kv_snapshot(std::shared_ptr<const detail::kv_root> root, std::int64_t revision);
-
   /// The key `key`, or nullptr. O(log n), no allocation; the pointer lives as long as the
   /// snapshot (or a copy of it).
   const key_value* find(std::string_view key) const;
@@ -112,10 +110,14 @@ class kv_snapshot {
   iterator begin() const { return {root_.get(), 0, 0}; }
   /// Past the last key.
   iterator end() const { return {root_.get(), root_->chunks.size(), 0}; }
-  /// The shared chunks (for the library's diffs).
-  const std::shared_ptr<const detail::kv_root>& root() const { return root_; }
 
  private:
+  friend struct detail::kv_snapshot_access;
+  // The snapshot of `root` at `revision` (the library makes them), and its shared chunks (for
+  // the library's diffs): detail::kv_snapshot_access (recipes/kv_cache/kv_cache_core.hpp).
+  kv_snapshot(std::shared_ptr<const detail::kv_root> root, std::int64_t revision);
+  const std::shared_ptr<const detail::kv_root>& root() const { return root_; }
+
   std::shared_ptr<const detail::kv_root> root_;
   std::int64_t revision_ = 0;
 };

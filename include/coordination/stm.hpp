@@ -39,7 +39,8 @@ namespace coordination {
 
 namespace detail {
 class stm_core;
-}
+struct stm_access;
+}  // namespace detail
 
 /// The isolation level of run_stm (see the file comment).
 enum class stm_isolation { serializable_snapshot, serializable, repeatable_reads, read_committed };
@@ -83,10 +84,9 @@ class stm_txn {
   /// Buffers a delete of the key.
   void del(std::string key);
 
-  /// \cond
-  stm_txn(client& c, detail::stm_core& core) : c_(c), core_(core) {}
-  /// \endcond
  private:
+  friend struct detail::stm_access;  // (recipes/stm/stm_core.hpp: run_stm makes them)
+  stm_txn(client& c, detail::stm_core& core) : c_(c), core_(core) {}
   boost::asio::awaitable<std::optional<std::string>> fetch(std::string key);
   client& c_;
   detail::stm_core& core_;

@@ -69,7 +69,7 @@ BOOST_AUTO_TEST_CASE(random_edits_match_a_map_and_old_snapshots_stay) {
   std::vector<std::pair<kv_snapshot, std::map<std::string, key_value>>> kept;
   std::int64_t rev = 1;
   for (int round = 0; round < 60; ++round) {
-    kv_editor e(snap.root());
+    kv_editor e(kv_snapshot_access::root(snap));
     int edits = 1 + static_cast<int>(gen() % 200);
     for (int k = 0; k < edits; ++k) {
       std::string key = key_no(static_cast<int>(gen() % 3000));
@@ -85,16 +85,16 @@ BOOST_AUTO_TEST_CASE(random_edits_match_a_map_and_old_snapshots_stay) {
         model[key] = kv;
       }
     }
-    snap = kv_snapshot(e.commit(), rev);
+    snap = kv_snapshot_access::make(e.commit(), rev);
     BOOST_REQUIRE(as_map(snap) == model);
-    for (auto& c : snap.root()->chunks) {
+    for (auto& c : kv_snapshot_access::root(snap)->chunks) {
       BOOST_TEST(!c->kvs.empty());
       BOOST_TEST(c->kvs.size() <= kv_chunk_max);
     }
     if (round % 10 == 0) kept.emplace_back(snap, model);
   }
   BOOST_TEST(snap.size() > 500u);  // enough keys for many chunks
-  BOOST_TEST(snap.root()->chunks.size() > 5u);
+  BOOST_TEST(kv_snapshot_access::root(snap)->chunks.size() > 5u);
   for (auto& [s, m] : kept) BOOST_TEST((as_map(s) == m), "an old snapshot changed");
   // find and lower_bound
   for (int i = 0; i < 3000; i += 7) {
@@ -115,12 +115,12 @@ BOOST_AUTO_TEST_CASE(random_edits_match_a_map_and_old_snapshots_stay) {
 BOOST_AUTO_TEST_CASE(one_change_copies_one_chunk) {
   std::vector<key_value> kvs;
   for (int i = 0; i < 10000; ++i) kvs.push_back(kv_of(key_no(i), "x", 10));
-  kv_snapshot before(build_root(std::move(kvs)), 10);
-  kv_editor e(before.root());
+  auto before = kv_snapshot_access::make(build_root(std::move(kvs)), 10);
+  kv_editor e(kv_snapshot_access::root(before));
   e.put(kv_of(key_no(5000), "y", 11));
-  kv_snapshot after(e.commit(), 11);
-  auto& a = before.root()->chunks;
-  auto& b = after.root()->chunks;
+  auto after = kv_snapshot_access::make(e.commit(), 11);
+  auto& a = kv_snapshot_access::root(before)->chunks;
+  auto& b = kv_snapshot_access::root(after)->chunks;
   BOOST_REQUIRE(a.size() == b.size());
   std::size_t differ = 0;
   for (std::size_t i = 0; i < a.size(); ++i) differ += a[i] != b[i];
@@ -145,7 +145,8 @@ BOOST_AUTO_TEST_CASE(a_difference_turns_one_snapshot_into_the_other) {
       if (pick == 2) b.push_back(kv_of(key_no(i), "a", 5));
       if (pick == 3) b.push_back(kv_of(key_no(i), "b", 8));
     }
-    kv_snapshot from(build_root(a), 5), to(build_root(b), 9);
+    auto from = kv_snapshot_access::make(build_root(a), 5);
+    auto to = kv_snapshot_access::make(build_root(b), 9);
     auto m = as_map(from);
     auto d = diff_snapshots(from, to, 9);
     replay(m, d);

@@ -66,7 +66,7 @@ kv_chunk& kv_editor::writable(std::size_t i) {
 }
 
 const key_value* kv_editor::find(std::string_view key) const {
-  return kv_snapshot(root_, 0).find(key);
+  return kv_snapshot_access::make(root_, 0).find(key);
 }
 
 std::optional<key_value> kv_editor::put(key_value kv) {
@@ -144,8 +144,8 @@ std::shared_ptr<const kv_root> build_root(std::vector<key_value> kvs) {
 std::vector<kv_change> diff_snapshots(const kv_snapshot& from, const kv_snapshot& to,
                                       std::int64_t revision) {
   std::vector<kv_change> out;
-  const auto& a = from.root()->chunks;
-  const auto& b = to.root()->chunks;
+  const auto& a = kv_snapshot_access::root(from)->chunks;
+  const auto& b = kv_snapshot_access::root(to)->chunks;
   std::size_t ca = 0, pa = 0, cb = 0, pb = 0;
   auto advance = [](const auto& chunks, std::size_t& c, std::size_t& p) {
     if (++p == chunks[c]->kvs.size()) {
@@ -185,7 +185,7 @@ std::vector<kv_change> diff_snapshots(const kv_snapshot& from, const kv_snapshot
 // ---- kv_cache_core -----------------------------------------------------------------------
 
 std::vector<kv_change> kv_cache_core::reset(std::vector<key_value> kvs, std::int64_t revision) {
-  kv_snapshot next(build_root(std::move(kvs)), revision);
+  auto next = kv_snapshot_access::make(build_root(std::move(kvs)), revision);
   auto changes = diff_snapshots(snap_, next, revision);
   snap_ = std::move(next);
   return changes;
@@ -195,10 +195,11 @@ std::vector<kv_change> kv_cache_core::apply(const watch_batch& b) {
   std::vector<kv_change> changes;
   std::int64_t rev = revision();
   if (b.events.empty()) {
-    if (b.revision > rev) snap_ = kv_snapshot(snap_.root(), b.revision);
+    if (b.revision > rev)
+      snap_ = kv_snapshot_access::make(kv_snapshot_access::root(snap_), b.revision);
     return changes;
   }
-  kv_editor edit(snap_.root());
+  kv_editor edit(kv_snapshot_access::root(snap_));
   for (const auto& e : b.events) {
     if (e.kv.mod_revision <= revision()) continue;  // covered by a confirmation or re-read
     rev = std::max(rev, e.kv.mod_revision);
@@ -215,12 +216,14 @@ std::vector<kv_change> kv_cache_core::apply(const watch_batch& b) {
     }
     changes.push_back(std::move(ch));
   }
-  snap_ = kv_snapshot(changes.empty() ? snap_.root() : edit.commit(), rev);
+  snap_ = kv_snapshot_access::make(
+      changes.empty() ? kv_snapshot_access::root(snap_) : edit.commit(), rev);
   return changes;
 }
 
 void kv_cache_core::confirm(std::int64_t revision) {
-  if (revision > snap_.revision()) snap_ = kv_snapshot(snap_.root(), revision);
+  if (revision > snap_.revision())
+    snap_ = kv_snapshot_access::make(kv_snapshot_access::root(snap_), revision);
 }
 
 // ---- confirmation ------------------------------------------------------------------------

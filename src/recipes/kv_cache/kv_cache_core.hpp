@@ -17,6 +17,15 @@
 
 namespace coordination::detail {
 
+// What the library may do with a kv_snapshot that its users may not: make one of shared chunks,
+// and reach them (diffs, edits).
+struct kv_snapshot_access {
+  static kv_snapshot make(std::shared_ptr<const kv_root> root, std::int64_t revision) {
+    return kv_snapshot(std::move(root), revision);
+  }
+  static const std::shared_ptr<const kv_root>& root(const kv_snapshot& s) { return s.root(); }
+};
+
 // A chunk holds at most this many keys; a fuller one is split in two halves.
 inline constexpr std::size_t kv_chunk_max = 128;
 

@@ -77,7 +77,7 @@ asio::awaitable<stm_result> run_stm(client& c, std::function<asio::awaitable<voi
   stm_result out;
   for (int attempt = 1;; ++attempt) {
     out.attempts = attempt;
-    stm_txn view(c, core);
+    stm_txn view = detail::stm_access::make(c, core);
     co_await apply(view);
     txn_request t = core.commit_txn();
     txn_result r = co_await c.txn(std::move(t));

@@ -15,6 +15,12 @@
 
 namespace coordination::detail {
 
+class stm_core;
+// run_stm's way to hand an attempt's view to the user's function (its constructor is private).
+struct stm_access {
+  static stm_txn make(client& c, stm_core& core) { return stm_txn(c, core); }
+};
+
 class stm_core {
  public:
   explicit stm_core(stm_isolation iso) : iso_(iso) {}
