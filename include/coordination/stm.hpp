@@ -3,7 +3,8 @@
 /// concurrency.NewSTM: `apply` reads and writes keys through an stm_txn; its reads go to etcd
 /// (each key once per attempt), its writes are buffered, and the attempt commits as one txn
 /// that applies only if what it read is unchanged (per the isolation level). A conflict runs
-/// `apply` again on fresh reads, after a jittered backoff, up to stm_options::max_attempts.
+/// `apply` again on fresh reads (at once after a first conflict, then after a jittered backoff),
+/// up to stm_options::max_attempts.
 ///
 /// Isolation (Go's names and rules):
 /// - serializable_snapshot (default): every read of an attempt is at the revision of its first
@@ -52,7 +53,9 @@ struct stm_options {
   stm_isolation isolation = stm_isolation::serializable_snapshot;
   /// Attempts before giving up with error::conflict (at least 1).
   int max_attempts = 100;
-  /// The backoff after the n-th conflict is random in [0, min(backoff_max, backoff_base * 2^n)).
+  /// None after the first conflict (the failed commit brought the fresh values back: the next
+  /// attempt goes at once); after the n-th (n >= 2), random in
+  /// [0, min(backoff_max, backoff_base * 2^(n-1))).
   std::chrono::milliseconds backoff_base{2};
   std::chrono::milliseconds backoff_max{250};  ///< see backoff_base
 };

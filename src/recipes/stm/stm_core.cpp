@@ -125,8 +125,9 @@ void stm_core::reset() {
 }
 
 std::chrono::milliseconds stm_backoff(int attempt, const stm_options& o, double random01) {
+  if (attempt <= 1) return std::chrono::milliseconds(0);
   auto cap = o.backoff_base.count();
-  for (int i = 0; i < attempt && cap < o.backoff_max.count(); ++i) cap *= 2;
+  for (int i = 1; i < attempt && cap < o.backoff_max.count(); ++i) cap *= 2;
   cap = std::min<std::int64_t>(cap, o.backoff_max.count());
   return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(cap) * random01));
 }

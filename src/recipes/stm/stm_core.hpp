@@ -72,7 +72,10 @@ class stm_core {
   std::int64_t snapshot_ = 0;  // serializable levels: the first read's revision
 };
 
-// The pause before attempt `attempt` + 1 after `attempt` conflicts (`random01` in [0, 1)).
+// The pause before attempt `attempt` + 1 after `attempt` conflicts (`random01` in [0, 1)): none
+// after the first (the failed commit brought the fresh values back, so the next attempt is
+// ready at once, as Go's STM retries), then random in [0, min(backoff_max, backoff_base *
+// 2^(attempt - 1))).
 std::chrono::milliseconds stm_backoff(int attempt, const stm_options& o, double random01);
 
 }  // namespace coordination::detail
