@@ -125,7 +125,8 @@ call_fsm::clock_point call_fsm::early_bound(const call_event& ev, clock_point bo
 
 call_action call_fsm::resume(const call_event& ev) {
   const std::string& p = setup_.path;
-  const std::string url(ev.url);
+  // (the URL is copied only into a failure's message: not on the way of an answer)
+  auto url = [&ev] { return std::string(ev.url); };
   auto& rep = report_;
   rep = attempt_report{};
   switch (state_) {
@@ -163,13 +164,13 @@ call_action call_fsm::resume(const call_event& ev) {
         rep.what = p;
       } else if (is_tls_failure(ev.ec)) {
         rep.error = attempt_error::tls;
-        rep.what = url + ": " + ev.ec.message();
+        rep.what = url() + ": " + ev.ec.message();
       } else if (ev.now >= setup_.deadline) {
         rep.error = attempt_error::deadline;
-        rep.what = p + ": no connection to " + url + " in time";
+        rep.what = p + ": no connection to " + url() + " in time";
       } else {
         rep.error = attempt_error::refused;
-        rep.what = "connect to " + url + ": " + describe(ev.ec);
+        rep.what = "connect to " + url() + ": " + describe(ev.ec);
       }
       return failed(ev);
 
@@ -181,19 +182,19 @@ call_action call_fsm::resume(const call_event& ev) {
         rep.what = p;
       } else if (ev.now >= setup_.deadline) {
         rep.error = attempt_error::deadline;
-        rep.what = p + ": no answer from " + url + " in time";
+        rep.what = p + ": no answer from " + url() + " in time";
       } else if (is_timeout(ev.ec) && early_armed_) {
         rep.error = attempt_error::slow;
         ++early_expired_;
-        rep.what = url + ": no answer to the readiness probe within " + ms(*early_armed_) +
+        rep.what = url() + ": no answer to the readiness probe within " + ms(*early_armed_) +
                    " (late for a read here)";
       } else if (is_timeout(ev.ec)) {
         rep.error = attempt_error::no_answer;
-        rep.what = url + ": no answer to the readiness probe within probe_timeout (" +
+        rep.what = url() + ": no answer to the readiness probe within probe_timeout (" +
                    ms(cfg_.probe_timeout) + ")";
       } else {
         rep.error = attempt_error::broken;
-        rep.what = url + " (readiness probe): " + describe(ev.ec, ev.why);
+        rep.what = url() + " (readiness probe): " + describe(ev.ec, ev.why);
       }
       return failed(ev);
 
@@ -202,26 +203,26 @@ call_action call_fsm::resume(const call_event& ev) {
         rep.stage = ev.sent ? attempt_stage::receive : attempt_stage::send;
         if (ev.ec == error::response_too_large) {
           rep.error = attempt_error::too_large;
-          rep.what = url + p + ": answer is over max_response_bytes (" +
+          rep.what = url() + p + ": answer is over max_response_bytes (" +
                      std::to_string(cfg_.max_response_bytes) + ")";
         } else if (matches(ev.ec, asio::error::operation_aborted)) {
           rep.error = attempt_error::cancelled;
           rep.what = p;
         } else if (ev.now >= setup_.deadline) {
           rep.error = attempt_error::deadline;
-          rep.what = p + ": no answer from " + url + " in time";
+          rep.what = p + ": no answer from " + url() + " in time";
         } else if (is_timeout(ev.ec) && early_armed_) {
           rep.error = attempt_error::slow;
           ++early_expired_;
-          rep.what = p + ": no answer from " + url + " within " + ms(*early_armed_) +
+          rep.what = p + ": no answer from " + url() + " within " + ms(*early_armed_) +
                      " (late for a read here)";
         } else if (is_timeout(ev.ec)) {
           rep.error = attempt_error::no_answer;
-          rep.what = p + ": no answer from " + url + " within attempt_timeout (" +
+          rep.what = p + ": no answer from " + url() + " within attempt_timeout (" +
                      ms(cfg_.attempt_timeout) + ")";
         } else {
           rep.error = is_tls_failure(ev.ec) ? attempt_error::tls : attempt_error::broken;
-          rep.what = url + p + ": " + describe(ev.ec, ev.why);
+          rep.what = url() + p + ": " + describe(ev.ec, ev.why);
         }
         return failed(ev);
       }
@@ -235,7 +236,7 @@ call_action call_fsm::resume(const call_event& ev) {
       rep.stage = attempt_stage::answer;
       rep.error = attempt_error::gateway;
       rep.gateway = detail::map_gateway_error(ev.status, ev.body);
-      rep.what = url + p + ": " + rep.gateway.message;
+      rep.what = url() + p + ": " + rep.gateway.message;
       return failed(ev);
 
     case state::finished:
